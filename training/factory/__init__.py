@@ -1,0 +1,1 @@
+"""Onestep model factory: data -> autoencoder -> teacher -> DMD student -> evaluation -> ONNX export."""

@@ -1,0 +1,149 @@
+"""One config for the whole factory: dataclass defaults, overridden by a JSON file (configs/*.json).
+
+Every checkpoint stores the config it was trained with, so a resumed or exported run never
+depends on the defaults of the day.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+
+@dataclass
+class DataConfig:
+    folder: str = "data/emoji128"
+    cache: str = "data/npm-cache"
+    size: int = 128
+    styles: tuple = ("twemoji", "noto", "openmoji")
+    limit: int | None = None  # first N concepts (tiny runs)
+    val_fraction: float = 0.05
+
+
+@dataclass
+class TextConfig:
+    max_tokens: int = 20  # MiniLM tokens the UNet cross-attends to (static shape in ONNX)
+    width: int = 384
+
+
+@dataclass
+class AEConfig:
+    block_out_channels: tuple = (16, 32, 64, 128)  # 3 downsamples: 128x128x3 -> 16x16x4
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    latent_channels: int = 4
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_steps: int = 20000
+    time_budget_s: float | None = None
+    kl_weight: float = 1e-6
+    checkpoint_every_s: float = 120.0
+
+
+@dataclass
+class TeacherConfig:
+    block_out_channels: tuple = (128, 192, 256)
+    layers_per_block: int = 2
+    attention_heads: int = 4
+    lr: float = 3e-4
+    batch_size: int = 128
+    max_steps: int = 200000
+    time_budget_s: float | None = None
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    checkpoint_every_s: float = 300.0
+    sample_every_steps: int = 2000
+
+
+@dataclass
+class DistillConfig:
+    variant: str = "dmd2"  # "regression" | "dm" | "dmd" (dm + regression) | "dmd2" (dm + TTUR + GAN)
+    student_name: str | None = None  # folder under runs/<run>/distill/ for the shipped student (default: variant)
+    conditioning_timestep: int = 999
+    real_guidance: float = 3.0
+    min_step_percent: float = 0.02
+    max_step_percent: float = 0.98
+    lr_generator: float = 2e-5
+    lr_fake: float = 2e-5
+    batch_size: int = 128
+    fake_updates_per_generator_step: int = 5  # DMD2 TTUR (1 for DMD)
+    regression_weight: float = 0.25
+    gan_generator_weight: float = 3e-3
+    gan_critic_weight: float = 1e-2
+    ode_pairs: int = 4096
+    ode_steps: int = 25
+    max_generator_steps: int = 20000
+    time_budget_s: float | None = None
+    ema_decay: float = 0.99
+    checkpoint_every_s: float = 300.0
+    sample_every_steps: int = 500
+
+
+@dataclass
+class EvalConfig:
+    classifier_steps: int = 3000
+    classifier_time_budget_s: float | None = None
+    prompts_per_split: int = 200
+    diversity_prompts: int = 24
+    diversity_seeds: int = 8
+    teacher_settings: tuple = ((4, 3.0), (8, 3.0), (25, 3.0), (50, 3.0), (25, 1.0), (25, 5.0))
+    # Metrics use the first N prompts of each set (and the first M diversity prompts): the sets are
+    # generated larger on GPUs, and CPU-only runs measure a consistent prefix.
+    measured_per_split: int = 60
+    measured_diversity_prompts: int = 8
+
+
+@dataclass
+class ExportConfig:
+    model_id: str = "onestep-emoji"
+    version: str = "1"
+    out_dir: str = "public/models"
+    fp16: bool = True
+    parity_tolerance: float = 2e-2
+
+
+@dataclass
+class FactoryConfig:
+    run_dir: str = "runs/full"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    ae: AEConfig = field(default_factory=AEConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+
+def _merge(obj, overrides: dict, path: str = ""):
+    known = {f.name: f for f in fields(obj)}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ValueError(f"unknown config key '{path}{key}' (known: {sorted(known)})")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key '{path}{key}' must be an object")
+            _merge(current, value, f"{path}{key}.")
+        else:
+            if isinstance(current, tuple) and isinstance(value, list):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            setattr(obj, key, value)
+    return obj
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> FactoryConfig:
+    cfg = FactoryConfig()
+    if path:
+        _merge(cfg, json.loads(Path(path).read_text()))
+    if overrides:
+        _merge(cfg, overrides)
+    return cfg
+
+
+def from_dict(d: dict) -> FactoryConfig:
+    return _merge(FactoryConfig(), d)
+
+
+def to_dict(cfg) -> dict:
+    return json.loads(json.dumps(asdict(cfg)))

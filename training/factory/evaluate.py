@@ -1,0 +1,163 @@
+"""Stage 6: measured quality, with the same code, prompts and seeds for teacher and student.
+
+For each model ("teacher@<steps>x<guidance>" or "student:<variant>") the fixed prompt sets of
+eval_prompts.py are generated once and cached (runs/<run>/eval/images/<model>.npz). Metrics, all
+in the feature space of the evaluation classifier (classifier.py, trained on real images only):
+
+  classifier-FID     Frechet distance between generated images and real images of the same concepts
+  prompt accuracy    top-1 / top-5 of the intended concept: train captions, val captions (concepts
+                     the generator never saw) and paraphrases (wordings that never occur in captions)
+  diversity          mean pairwise feature distance over the seeds of each diversity prompt
+  NFE                network evaluations per image (UNet calls; CFG counts 2 per step)
+
+Sanity rows: real vs real (two disjoint halves of the real images) and pure noise.
+Results: runs/<run>/eval/report.json and a markdown table (eval/report.md) for the model card.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import FactoryConfig
+from .eval_prompts import eval_prompt_sets, generate_set
+
+
+def images_path(cfg: FactoryConfig, key: str) -> Path:
+    return Path(cfg.run_dir) / "eval" / "images" / f"{key.replace(':', '_').replace('@', '_')}.npz"
+
+
+def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
+    """The prefix of each prompt set that the metrics use (same for every model)."""
+    n = cfg.eval.measured_per_split
+    seeds = cfg.eval.diversity_seeds
+    out = {k: sets[k][:n] for k in ("train", "val", "paraphrase")}
+    out["diversity"] = sets["diversity"][:cfg.eval.measured_diversity_prompts * seeds]
+    return out
+
+
+def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict[str, np.ndarray]:
+    """Cached generation of every prompt set for one model key (a cached larger set is sliced)."""
+    path = images_path(cfg, key)
+    if path.exists():
+        d = np.load(path)
+        if all(len(d[k]) >= len(v) for k, v in sets.items()):
+            return {k: d[k][:len(v)] for k, v in sets.items()}
+    from .autoencoder import load_autoencoder
+    from .conditioning import text_encoder_for
+    from .diffusion import ddim_sample, one_step
+
+    vae, scale = load_autoencoder(cfg.run_dir, device)
+    enc = text_encoder_for(cfg, device)
+    if key.startswith("teacher@"):
+        from .teacher import load_teacher
+
+        steps, guidance = key.split("@")[1].split("x")
+        unet = load_teacher(cfg.run_dir, device)
+        sampler = lambda n, c, u: ddim_sample(unet, n, c, u, int(steps), float(guidance))  # noqa: E731
+    elif key.startswith("student:"):
+        from .distill import load_student
+
+        unet, _ = load_student(cfg.run_dir, key.split(":")[1], device)
+        sampler = lambda n, c, u: one_step(unet, n, c, cfg.distill.conditioning_timestep)  # noqa: E731
+    else:
+        raise ValueError(f"unknown model key {key}")
+    out = {name: generate_set(items, sampler, enc, vae, scale, device, batch=64) for name, items in sets.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **out)
+    return out
+
+
+def import_images(cfg: FactoryConfig, npz: Path, sets: dict):
+    """Students trained on a borrowed GPU come back as generated images (gpu/gpu_job.py); file them."""
+    d = np.load(npz)
+    sizes = [len(sets[k]) for k in ("train", "val", "paraphrase", "diversity")]
+    for key in d.files:
+        if key == "prompts":
+            continue
+        parts = np.split(d[key], np.cumsum(sizes)[:-1])
+        path = images_path(cfg, f"student:{key}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **dict(zip(("train", "val", "paraphrase", "diversity"), parts)))
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import linalg
+
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def metrics(clf, images: dict[str, np.ndarray], sets: dict, real_feats: np.ndarray) -> dict:
+    from .classifier import features_and_logits
+
+    res = {}
+    gen_feats = []
+    for name in ("train", "val", "paraphrase"):
+        feats, logits = features_and_logits(clf, images[name])
+        gen_feats.append(feats)
+        target = torch.tensor([c for _, c, _ in sets[name]])
+        top5 = torch.from_numpy(logits).topk(5, dim=1).indices
+        res[f"{name}_top1"] = float((top5[:, 0] == target).float().mean() * 100)
+        res[f"{name}_top5"] = float((top5 == target[:, None]).any(1).float().mean() * 100)
+    res["fid"] = frechet(np.concatenate(gen_feats), real_feats)
+    feats, _ = features_and_logits(clf, images["diversity"])
+    seeds = len(sets["diversity"]) // len({c for _, c, _ in sets["diversity"]})
+    feats = feats.reshape(-1, seeds, feats.shape[-1])
+    d = np.linalg.norm(feats[:, :, None] - feats[:, None, :], axis=-1)
+    iu = np.triu_indices(seeds, 1)
+    res["diversity"] = float(d[:, iu[0], iu[1]].mean())
+    return res
+
+
+def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
+    from .classifier import features_and_logits, load_classifier, real_eval_images
+    from .dataset import EmojiDataset
+
+    ds = EmojiDataset(Path(cfg.data.folder))
+    sets = measured_sets(cfg, eval_prompt_sets(ds, cfg.eval.prompts_per_split, cfg.eval.diversity_prompts,
+                                                cfg.eval.diversity_seeds))
+    clf = load_classifier(cfg)
+    real_a, real_b = real_eval_images(ds, sets)
+    feats_a, _ = features_and_logits(clf, real_a)
+    feats_b, _ = features_and_logits(clf, real_b)
+    rows = {}
+    rows["real vs real"] = {"fid": frechet(feats_b, feats_a), "nfe": 0}
+    rng = np.random.default_rng(0)
+    noise_imgs = {k: rng.integers(0, 256, (len(v), 64, 64, 3), dtype=np.uint8) for k, v in sets.items()}
+    rows["pure noise"] = {**metrics(clf, noise_imgs, sets, feats_a), "nfe": 0}
+    # real images of the intended concept, as if a perfect generator drew them (upper bound on accuracy)
+    for steps, guidance in cfg.eval.teacher_settings:
+        key = f"teacher@{steps}x{guidance}"
+        rows[key] = {**metrics(clf, generate_for(cfg, key, sets, device), sets, feats_a),
+                     "nfe": steps * (2 if guidance != 1.0 else 1)}
+        print(f"eval: {key}: {rows[key]}", flush=True)
+    students = students or sorted(p.name for p in (Path(cfg.run_dir) / "distill").iterdir() if (p / "student.pt").exists() or images_path(cfg, f"student:{p.name}").exists()) if (Path(cfg.run_dir) / "distill").exists() else []
+    for v in students:
+        key = f"student:{v}"
+        rows[key] = {**metrics(clf, generate_for(cfg, key, sets, device), sets, feats_a), "nfe": 1}
+        print(f"eval: {key}: {rows[key]}", flush=True)
+    report = {"rows": rows, "sets": {k: len(v) for k, v in sets.items()}, "classifier": clf.report}
+    out = Path(cfg.run_dir) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown_table(rows))
+    print(markdown_table(rows))
+    return report
+
+
+def markdown_table(rows: dict) -> str:
+    cols = [("fid", "classifier-FID ↓", "{:.2f}"), ("train_top1", "train top-1 %", "{:.1f}"),
+            ("train_top5", "train top-5 %", "{:.1f}"), ("val_top1", "val top-1 %", "{:.1f}"),
+            ("val_top5", "val top-5 %", "{:.1f}"), ("paraphrase_top1", "paraphrase top-1 %", "{:.1f}"),
+            ("paraphrase_top5", "paraphrase top-5 %", "{:.1f}"), ("diversity", "diversity", "{:.3f}"),
+            ("nfe", "NFE / image", "{}")]
+    lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f.format(r[k]) if k in r else "–" for k, _, f in cols) + " |")
+    return "\n".join(lines) + "\n"

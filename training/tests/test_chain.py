@@ -1,0 +1,113 @@
+"""The tiny chain for real: AE -> teacher -> checkpoint round trip -> DMD step -> export + ORT parity."""
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from factory.common import load_checkpoint
+from factory.config import from_dict
+
+
+def test_ae_and_teacher_write_finished_checkpoints(tiny_trained):
+    run = Path(tiny_trained.run_dir)
+    ae = load_checkpoint(run / "ae" / "ae.pt")
+    assert ae["final"] and ae["scaling_factor"] > 0 and "config" in ae
+    assert np.load(run / "ae" / "latents.npy").shape[1:] == (4, 16, 16)
+    te = load_checkpoint(run / "teacher" / "teacher.pt")
+    assert te["final"] and te["step"] == 2
+    assert from_dict(te["config"]).teacher.block_out_channels == (32, 32, 32)  # config travels with weights
+    assert (run / "teacher" / "samples_final.png").exists()
+
+
+def test_interrupted_teacher_resumes_from_its_checkpoint(tiny_trained, tmp_path):
+    from factory.teacher import train_teacher
+
+    cfg = from_dict(json.loads(json.dumps(load_checkpoint(Path(tiny_trained.run_dir) / "teacher" / "teacher.pt")["config"])))
+    cfg.run_dir = tiny_trained.run_dir
+    # simulate an interruption: a non-final checkpoint at step 2, then ask for 3 steps
+    run2 = tmp_path / "run2"
+    (run2 / "teacher").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(Path(tiny_trained.run_dir) / "ae", run2 / "ae")
+    shutil.copy(Path(tiny_trained.run_dir) / "captions.pt", run2 / "captions.pt")
+    ck = load_checkpoint(Path(tiny_trained.run_dir) / "teacher" / "teacher.pt")
+    ck.pop("final")
+    torch.save(ck, run2 / "teacher" / "teacher.pt")
+    cfg.run_dir = str(run2)
+    cfg.teacher.max_steps = 3
+    report = train_teacher(cfg)
+    assert report["steps"] == 3  # resumed at 2, did one more
+
+
+def test_one_distillation_step_updates_generator_and_fake_score(tiny_trained):
+    from factory.distill import load_student, train_student
+    from factory.teacher import load_teacher
+
+    report = train_student(tiny_trained, "dmd2")
+    assert report["generator_steps"] == 1 and report["critic_steps"] == 2
+    ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    teacher = load_teacher(tiny_trained.run_dir).state_dict()
+    changed = lambda sd: any(not torch.equal(sd[k].float(), teacher[k].float()) for k in teacher)  # noqa: E731
+    assert changed(ck["model"]), "generator weights did not move"
+    assert changed(ck["fake_score"]), "fake score weights did not move"
+    student, _ = load_student(tiny_trained.run_dir, "dmd2")
+    assert student.training is False
+
+
+def test_dm_gradient_pushes_towards_the_real_score():
+    """Toy case: if the real score says x0 = 0 and the fake says x0 = x, the step moves x towards 0."""
+    from factory.diffusion import alphas_cumprod
+    from factory.distill import distribution_matching_loss
+
+    class Const(torch.nn.Module):
+        def __init__(self, x0):
+            super().__init__()
+            self.x0 = x0
+
+        def forward(self, x_t, t, encoder_hidden_states=None):
+            ab = alphas_cumprod()[t].float().view(-1, 1, 1, 1)
+            eps = (x_t - ab.sqrt() * self.x0) / (1 - ab).sqrt()  # the eps that makes x0_hat = self.x0
+
+            class Out:
+                sample = eps
+            return Out()
+
+    x = torch.full((2, 4, 4, 4), 1.0, requires_grad=True)
+    real = Const(torch.zeros(1))
+    fake = Const(x.detach().clone())
+    cond = torch.zeros(2, 3, 8)
+    loss, _ = distribution_matching_loss(x, cond, cond, real, fake, alphas_cumprod(), 1.0, 20, 980, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert (x.grad > 0).all(), "gradient descent must decrease x towards the real score's x0 = 0"
+
+
+def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
+    from factory.distill import train_student
+    from factory.export import export_model, sha256_file
+    from factory.manifest_schema import validate_manifest
+
+    train_student(tiny_trained, tiny_trained.distill.variant)
+    out = export_model(tiny_trained)
+    manifest = json.loads((out / "manifest.json").read_text())
+    validate_manifest(manifest)
+    for f in manifest["files"].values():
+        p = out / f["path"]
+        assert p.stat().st_size == f["bytes"] and sha256_file(p) == f["sha256"]
+    for key in ("text_encoder", "unet", "unet_teacher", "vae_decoder"):
+        onnx.checker.check_model(str(out / manifest["files"][key]["path"]))
+        assert manifest["export"][f"{key}_max_abs_err"] < 0.05
+    assert manifest["one_step"]["timestep"] == 999 and abs(manifest["one_step"]["alpha_bar"] - 0.0046601) < 1e-6
+    index = json.loads((out.parent / "index.json").read_text())
+    assert [m["id"] for m in index["models"]] == ["tiny-test"]
+    assert not list(out.parent.glob(".*staging"))
+
+
+def test_bad_manifest_is_rejected():
+    from factory.manifest_schema import ManifestError, validate_manifest
+
+    with pytest.raises(ManifestError, match="files"):
+        validate_manifest({"schema": 1, "id": "x"})
