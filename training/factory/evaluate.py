@@ -137,7 +137,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
         rows[key] = {**metrics(clf, generate_for(cfg, key, sets, device), sets, feats_a),
                      "nfe": steps * (2 if guidance != 1.0 else 1)}
         print(f"eval: {key}: {rows[key]}", flush=True)
-    students = students or sorted(p.name for p in (Path(cfg.run_dir) / "distill").iterdir() if (p / "student.pt").exists() or images_path(cfg, f"student:{p.name}").exists()) if (Path(cfg.run_dir) / "distill").exists() else []
+    students = students or discover_students(cfg)
     for v in students:
         key = f"student:{v}"
         rows[key] = {**metrics(clf, generate_for(cfg, key, sets, device), sets, feats_a), "nfe": 1}
@@ -149,6 +149,15 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     (out / "report.md").write_text(markdown_table(rows))
     print(markdown_table(rows))
     return report
+
+
+def discover_students(cfg: FactoryConfig) -> list[str]:
+    """Students with weights here, plus those that came back from a GPU box as images only."""
+    run = Path(cfg.run_dir)
+    names = {p.name for p in (run / "distill").glob("*") if (p / "student.pt").exists()}
+    names |= {p.stem[len("student_"):] for p in (run / "eval" / "images").glob("student_*.npz")}
+    order = {"regression": 0, "dm": 1, "dmd": 2, "dmd2": 3}
+    return sorted(names, key=lambda n: (order.get(n, 9), n))
 
 
 def markdown_table(rows: dict) -> str:

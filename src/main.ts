@@ -1,0 +1,265 @@
+/**
+ * UI thread: wires the page to the generator worker. Nothing here computes images; every heavy
+ * step runs in the worker, so typing stays smooth. Prompt text is only ever set as textContent
+ * or an input's value, never parsed as HTML.
+ */
+import * as Comlink from 'comlink';
+import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS, VARIATION_COUNT } from './shared/config';
+import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
+import { createCoalescer } from './ui/coalesce';
+import { errorMessage } from './ui/error-message';
+import { describeProgress, formatBytes } from './ui/format';
+import { readShared, writeShared } from './ui/share-link';
+import { startGenerator } from './ui/worker-client';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const promptInput = $<HTMLInputElement>('prompt');
+const seedInput = $<HTMLInputElement>('seed');
+const output = $<HTMLCanvasElement>('output');
+const status = $<HTMLParagraphElement>('status');
+const progress = $<HTMLProgressElement>('progress');
+const buttons = {
+  shuffle: $<HTMLButtonElement>('shuffle'),
+  download: $<HTMLButtonElement>('download'),
+  copy: $<HTMLButtonElement>('copy'),
+  share: $<HTMLButtonElement>('share'),
+  variations: $<HTMLButtonElement>('variations'),
+  compare: $<HTMLButtonElement>('compare'),
+  clear: $<HTMLButtonElement>('clear'),
+};
+
+const generator = startGenerator();
+let model: LoadResult | null = null;
+let generation = 0;
+let lastPainted: { prompt: string; seed: number } | null = null;
+
+function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'error'): void {
+  status.textContent = text;
+  status.dataset.state = state;
+}
+
+const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
+const currentSeed = () => {
+  const n = Number(seedInput.value);
+  return Number.isInteger(n) && n >= 0 ? n >>> 0 : 0;
+};
+
+function readyLine(r: GenerateResult | null): string {
+  if (!model) return '';
+  const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
+  const why = model.backendNote ? ` — ${model.backendNote}` : '';
+  const ms = r ? ` · ${Math.round(r.ms / r.images.length)} ms per image` : '';
+  const mem = model.cached ? '' : ' · running from memory (no room to save the model)';
+  return `${backend}${why} · ${model.name}${ms}${mem}`;
+}
+
+// ---- generate as you type -------------------------------------------------------------------
+
+const typing = createCoalescer<GenerateRequest, GenerateResult>(
+  (req) => generator.generate(req),
+  (req, result) => {
+    const image = result.images[0];
+    paint(output, image);
+    generation += 1;
+    lastPainted = { prompt: req.prompt, seed: image.seed };
+    // Test hooks and a record of what is on screen; textContent-safe data attributes only.
+    output.dataset.generation = String(generation);
+    output.dataset.prompt = req.prompt;
+    output.dataset.seed = String(image.seed);
+    status.dataset.ms = String(Math.round(result.ms));
+    status.dataset.backend = result.backend;
+    status.dataset.stages = JSON.stringify(Object.fromEntries(Object.entries(result.stages).map(([k, v]) => [k, Math.round(v)])));
+    $('size').textContent = `${image.width} × ${image.height} pixels, shown at ${output.clientWidth} px`;
+    setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
+    history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed }));
+    for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
+    buttons.compare.disabled = !model?.hasTeacher;
+  },
+  (_req, err) => setStatus(errorMessage(err), 'error'),
+);
+
+let debounce = 0;
+function requestImage(): void {
+  if (!model) return;
+  clearTimeout(debounce);
+  debounce = window.setTimeout(() => {
+    status.dataset.state = 'generating';
+    typing.submit({ prompt: promptInput.value, seed: currentSeed(), count: 1 });
+  }, TYPE_DEBOUNCE_MS);
+}
+
+promptInput.addEventListener('input', requestImage);
+seedInput.addEventListener('input', requestImage);
+$('controls').addEventListener('submit', (e) => {
+  e.preventDefault();
+  requestImage();
+});
+buttons.shuffle.addEventListener('click', () => {
+  seedInput.value = String(randomSeed());
+  requestImage();
+});
+
+// ---- actions --------------------------------------------------------------------------------
+
+buttons.download.addEventListener('click', () => {
+  if (lastPainted) void downloadPng(output, pngName(lastPainted.prompt, lastPainted.seed));
+});
+
+buttons.copy.addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.write([new ClipboardItem({ 'image/png': canvasToPng(output) })]);
+    setStatus('Image copied.', 'ready');
+  } catch {
+    setStatus('This browser did not allow copying the image.', 'error');
+  }
+});
+
+buttons.share.addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    setStatus('Link copied: it restores this prompt and seed.', 'ready');
+  } catch {
+    setStatus(`Share this link: ${location.href}`, 'ready');
+  }
+});
+
+buttons.variations.addEventListener('click', async () => {
+  const panel = $('variations-panel');
+  const grid = $('variations-grid');
+  panel.hidden = false;
+  buttons.variations.disabled = true;
+  try {
+    const prompt = promptInput.value;
+    const result = await generator.generate({ prompt, seed: currentSeed(), count: VARIATION_COUNT });
+    grid.replaceChildren(
+      ...result.images.map((image) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        const c = document.createElement('canvas');
+        paint(c, image);
+        c.setAttribute('role', 'img');
+        c.setAttribute('aria-label', `Variation with seed ${image.seed}`);
+        const label = document.createElement('span');
+        label.textContent = `seed ${image.seed}`;
+        b.append(c, label);
+        b.addEventListener('click', () => {
+          seedInput.value = String(image.seed);
+          requestImage();
+        });
+        return b;
+      }),
+    );
+    setStatus(`${readyLine(null)} · ${result.images.length} variations in ${Math.round(result.ms)} ms`, 'ready');
+  } catch (err) {
+    setStatus(errorMessage(err), 'error');
+  } finally {
+    buttons.variations.disabled = false;
+  }
+});
+
+buttons.compare.addEventListener('click', async () => {
+  if (!model?.teacherDefaults) return;
+  const panel = $('compare-panel');
+  panel.hidden = false;
+  buttons.compare.disabled = true;
+  const prompt = promptInput.value;
+  const seed = currentSeed();
+  const { steps, guidance } = model.teacherDefaults;
+  try {
+    const student = await generator.generate({ prompt, seed, count: 1 });
+    paint($<HTMLCanvasElement>('student-canvas'), student.images[0]);
+    $('student-caption').textContent = `Student, 1 step: ${Math.round(student.ms)} ms`;
+    $('teacher-caption').textContent = `Teacher, ${steps} steps: running…`;
+    const onStep = Comlink.proxy((p: Progress) => {
+      if (p.phase === 'generate') $('teacher-caption').textContent = `Teacher, step ${p.step} of ${p.steps}…`;
+    });
+    const teacher = await generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
+    paint($<HTMLCanvasElement>('teacher-canvas'), teacher.images[0]);
+    $('teacher-caption').textContent = `Teacher, ${teacher.steps} steps: ${Math.round(teacher.ms)} ms`;
+    const speedup = teacher.ms / Math.max(student.ms, 1);
+    setStatus(`${readyLine(student)} · one step is ${speedup.toFixed(0)}× faster than the teacher`, 'ready');
+  } catch (err) {
+    setStatus(errorMessage(err), 'error');
+  } finally {
+    buttons.compare.disabled = false;
+  }
+});
+
+// ---- storage --------------------------------------------------------------------------------
+
+async function showStorage(): Promise<void> {
+  const info = await generator.cacheInfo();
+  const quota = info.quota ? ` of ${formatBytes(info.quota)} allowed` : '';
+  const kept = info.persisted ? 'kept until you clear it' : 'may be cleared by the browser when space runs low';
+  $('storage').textContent = `${formatBytes(info.totalBytes)} of model files saved on this device${quota}; ${kept}.`;
+}
+
+buttons.clear.addEventListener('click', async () => {
+  await generator.clearCache();
+  await showStorage();
+  setStatus('Downloaded models cleared. They will download again on the next visit.', 'ready');
+});
+
+function showFiles(r: LoadResult): void {
+  $('files').replaceChildren(
+    ...Object.entries(r.sources).map(([file, source]) => {
+      const li = document.createElement('li');
+      li.dataset.file = file;
+      li.dataset.source = source;
+      const again = r.discarded.includes(file) ? ' (saved copy was damaged, fetched again)' : '';
+      li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}`;
+      return li;
+    }),
+  );
+}
+
+// ---- boot -----------------------------------------------------------------------------------
+
+async function defaultModelId(): Promise<string> {
+  try {
+    const res = await fetch(`${import.meta.env.BASE_URL}${MODELS_PATH}index.json`);
+    const index = (await res.json()) as { models: ModelIndexEntry[] };
+    return (index.models.find((m) => m.default) ?? index.models[0])?.id ?? FALLBACK_MODEL_ID;
+  } catch {
+    return FALLBACK_MODEL_ID;
+  }
+}
+
+async function boot(): Promise<void> {
+  const shared = readShared(location.hash);
+  promptInput.value = shared.prompt;
+  seedInput.value = String(shared.seed ?? randomSeed());
+
+  // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
+  void navigator.storage?.persist?.().catch(() => false);
+
+  const params = new URLSearchParams(location.search);
+  const backend = (['webgpu', 'wasm'] as const).find((b) => b === params.get('backend')) ?? 'auto';
+  const modelId = params.get('model') ?? (await defaultModelId());
+
+  const onProgress = Comlink.proxy((p: Progress) => {
+    setStatus(describeProgress(p), 'loading');
+    if (p.phase === 'download') {
+      progress.hidden = false;
+      progress.value = p.total ? p.loaded / p.total : 0;
+    }
+  });
+  try {
+    model = await generator.load(modelId, onProgress, { backend });
+    progress.hidden = true;
+    status.dataset.backend = model.backend;
+    status.dataset.loadMs = String(model.loadMs);
+    showFiles(model);
+    setStatus(readyLine(null), 'ready');
+    void showStorage();
+    promptInput.focus();
+    requestImage();
+  } catch (err) {
+    progress.hidden = true;
+    setStatus(errorMessage(err), 'error');
+    status.dataset.error = (err as { name?: string }).name ?? 'Error';
+  }
+}
+
+void boot();

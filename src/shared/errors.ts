@@ -1,0 +1,79 @@
+/**
+ * Named errors shared by the worker and the UI.
+ *
+ * Comlink only carries `name`, `message` and `stack` of a thrown Error across the worker
+ * boundary, so `name` is the stable contract: the UI switches on it (see errorMessage in ui/).
+ * Each class sets `name` explicitly because minifiers rename classes.
+ */
+
+export type OnestepErrorName =
+  | 'ManifestError'
+  | 'IntegrityError'
+  | 'DownloadError'
+  | 'ModelFileMissingError'
+  | 'QuotaError'
+  | 'WebGPUUnavailableError'
+  | 'Fp16UnsupportedError'
+  | 'DeviceLostError'
+  | 'ModelNotLoadedError';
+
+abstract class OnestepError extends Error {
+  abstract override readonly name: OnestepErrorName;
+}
+
+/** The manifest is missing, not JSON, or lacks a field the worker needs. */
+export class ManifestError extends OnestepError {
+  override readonly name = 'ManifestError' as const;
+}
+
+/** A file's sha256 differs from the manifest (the bad copy is discarded). */
+export class IntegrityError extends OnestepError {
+  override readonly name = 'IntegrityError' as const;
+  constructor(
+    readonly file: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`${file}: sha256 ${actual.slice(0, 12)}… does not match the manifest's ${expected.slice(0, 12)}…`);
+  }
+}
+
+/** The network failed or the download stopped before the last byte. */
+export class DownloadError extends OnestepError {
+  override readonly name = 'DownloadError' as const;
+}
+
+/** The server answered 404 for a file the manifest lists. */
+export class ModelFileMissingError extends OnestepError {
+  override readonly name = 'ModelFileMissingError' as const;
+}
+
+/** IndexedDB refused the write; the model still runs from memory for this visit. */
+export class QuotaError extends OnestepError {
+  override readonly name = 'QuotaError' as const;
+}
+
+/** WebGPU was required but no adapter is available. */
+export class WebGPUUnavailableError extends OnestepError {
+  override readonly name = 'WebGPUUnavailableError' as const;
+}
+
+/** The model needs shader-f16 and the adapter lacks it. */
+export class Fp16UnsupportedError extends OnestepError {
+  override readonly name = 'Fp16UnsupportedError' as const;
+}
+
+/** The GPU device was lost mid-run (often out of memory); sessions must be recreated. */
+export class DeviceLostError extends OnestepError {
+  override readonly name = 'DeviceLostError' as const;
+}
+
+/** generate() was called before load() finished. */
+export class ModelNotLoadedError extends OnestepError {
+  override readonly name = 'ModelNotLoadedError' as const;
+}
+
+/** True for the QuotaExceededError DOMException that IndexedDB throws when storage is full. */
+export function isQuotaExceeded(err: unknown): boolean {
+  return err instanceof DOMException && (err.name === 'QuotaExceededError' || err.code === 22);
+}

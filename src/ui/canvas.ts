@@ -1,0 +1,29 @@
+/** Painting RGBA pixels and exporting them. */
+import type { GeneratedImage } from '../shared/types';
+
+export function paint(canvas: HTMLCanvasElement, image: GeneratedImage): void {
+  if (canvas.width !== image.width) canvas.width = image.width;
+  if (canvas.height !== image.height) canvas.height = image.height;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  ctx.putImageData(new ImageData(new Uint8ClampedArray(image.pixels), image.width, image.height), 0, 0);
+}
+
+export function canvasToPng(canvas: HTMLCanvasElement): Promise<Blob> {
+  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('toBlob failed'))), 'image/png'));
+}
+
+/** A file name from the prompt: letters and digits only, so nothing odd reaches the file system. */
+export function pngName(prompt: string, seed: number): string {
+  const slug = prompt.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'onestep';
+  return `${slug}-${seed}.png`;
+}
+
+export async function downloadPng(canvas: HTMLCanvasElement, name: string): Promise<void> {
+  const url = URL.createObjectURL(await canvasToPng(canvas));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,0 +1,32 @@
+/** Small formatting helpers for the status line and progress (pure). */
+import type { Progress } from '../shared/types';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+export function describeProgress(p: Progress): string {
+  switch (p.phase) {
+    case 'download': {
+      const pct = p.total > 0 ? Math.floor((100 * p.loaded) / p.total) : 0;
+      return `Downloading ${p.file}: ${pct}% of ${formatBytes(p.total)} (${formatBytes(p.bytesPerSecond)}/s)`;
+    }
+    case 'verify':
+      return `Checking ${p.file}`;
+    case 'cache':
+      return {
+        hit: `Reading ${p.file} from this device`,
+        miss: `${p.file} is not on this device yet`,
+        store: `Saved ${p.file} on this device`,
+        discard: `The saved copy of ${p.file} was damaged; fetching it again`,
+        'memory-only': `No room to save ${p.file}; running from memory`,
+      }[p.action];
+    case 'session':
+      return `Preparing ${p.file} on ${p.backend.toUpperCase()}`;
+    case 'generate':
+      return p.steps > 1 ? `Teacher step ${p.step} of ${p.steps}` : 'Generating';
+  }
+}

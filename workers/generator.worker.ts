@@ -1,0 +1,55 @@
+/**
+ * The generator worker's whole API, exposed with Comlink. The UI imports only the type
+ * (GeneratorApi), so every call is typed end to end. Pixels leave with Comlink.transfer
+ * (moved, not copied); progress callbacks arrive as Comlink.proxy functions.
+ */
+import * as Comlink from 'comlink';
+import type { CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, TeacherRequest } from '../src/shared/types';
+import { Generator, type LoadOptions } from './generator';
+import { clearCached, listCached } from './model-store/idb-cache';
+
+const generator = new Generator();
+
+/** Progress must never fail a load: a closed tab or a throwing callback is ignored. */
+function safe(cb?: ProgressCallback): ProgressCallback {
+  return (p: Progress) => {
+    if (!cb) return;
+    void Promise.resolve()
+      .then(() => cb(p))
+      .catch(() => undefined);
+  };
+}
+
+function transferred(r: GenerateResult): GenerateResult {
+  return Comlink.transfer(r, r.images.map((i) => i.pixels));
+}
+
+const api = {
+  load(modelId: string, onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadResult> {
+    return generator.load(modelId, safe(onProgress), options);
+  },
+  async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
+    return transferred(await generator.generate(req, safe(onProgress)));
+  },
+  async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
+    return transferred(await generator.generateTeacher(req, safe(onProgress)));
+  },
+  async cacheInfo(): Promise<CacheInfo> {
+    const entries = await listCached().catch(() => []);
+    const est = await navigator.storage?.estimate?.().catch(() => null);
+    const persisted = await navigator.storage?.persisted?.().catch(() => null);
+    return {
+      entries,
+      totalBytes: entries.reduce((s, e) => s + e.bytes, 0),
+      usage: est?.usage ?? null,
+      quota: est?.quota ?? null,
+      persisted: persisted ?? null,
+    };
+  },
+  async clearCache(): Promise<void> {
+    await clearCached();
+  },
+};
+
+export type GeneratorApi = typeof api;
+Comlink.expose(api);

@@ -1,0 +1,30 @@
+/**
+ * Split a file into chunks for IndexedDB and join it back. One IndexedDB value over ~127 MiB
+ * fails in some contexts (incognito Chromium), so files are stored as fixed-size chunks.
+ */
+
+/** 16 MiB: well under the per-value limit, and few enough records to read quickly. */
+export const CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Copies `bytes` into chunks of at most `chunkBytes` (copies, so each chunk owns its buffer). */
+export function splitIntoChunks(bytes: Uint8Array, chunkBytes = CHUNK_BYTES): ArrayBuffer[] {
+  if (!(chunkBytes > 0)) throw new RangeError('chunkBytes must be positive');
+  const out: ArrayBuffer[] = [];
+  for (let off = 0; off < bytes.byteLength; off += chunkBytes) {
+    out.push(bytes.slice(off, Math.min(off + chunkBytes, bytes.byteLength)).buffer);
+  }
+  return out;
+}
+
+/** Joins chunks into one buffer; throws if their sizes do not add up to `totalBytes`. */
+export function joinChunks(chunks: readonly ArrayBuffer[], totalBytes: number): Uint8Array<ArrayBuffer> {
+  const sum = chunks.reduce((s, c) => s + c.byteLength, 0);
+  if (sum !== totalBytes) throw new RangeError(`chunks hold ${sum} bytes, expected ${totalBytes}`);
+  const out = new Uint8Array(totalBytes);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(new Uint8Array(c), off);
+    off += c.byteLength;
+  }
+  return out;
+}

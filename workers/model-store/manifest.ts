@@ -1,0 +1,157 @@
+/**
+ * Fetch and validate a model's manifest.json. Validation happens here, at load time, so a bad
+ * manifest is one clear ManifestError naming the field, never a crash deep inside ORT.
+ */
+import { ManifestError } from '../../src/shared/errors';
+import type { Manifest, ModelIndexEntry } from '../../src/shared/types';
+
+const REQUIRED_FILES = ['tokenizer', 'text_encoder', 'unet', 'vae_decoder'] as const;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function field(obj: Obj, key: string, where: string): unknown {
+  if (!(key in obj)) throw new ManifestError(`manifest: missing "${where}${key}"`);
+  return obj[key];
+}
+
+function obj(parent: Obj, key: string, where: string): Obj {
+  const v = field(parent, key, where);
+  if (!isObj(v)) throw new ManifestError(`manifest: "${where}${key}" must be an object`);
+  return v;
+}
+
+function num(parent: Obj, key: string, where: string, check?: (n: number) => boolean, why = ''): number {
+  const v = field(parent, key, where);
+  if (typeof v !== 'number' || !Number.isFinite(v) || (check && !check(v))) {
+    throw new ManifestError(`manifest: "${where}${key}" must be a ${why || 'finite number'}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function str(parent: Obj, key: string, where: string): string {
+  const v = field(parent, key, where);
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new ManifestError(`manifest: "${where}${key}" must be a non-empty string`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(parent: Obj, key: string, where: string, allowed: readonly T[]): T {
+  const v = str(parent, key, where);
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new ManifestError(`manifest: "${where}${key}" is "${v}"; this app supports ${allowed.join(', ')}`);
+  }
+  return v as T;
+}
+
+const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+
+function validateFile(files: Obj, key: string): void {
+  const f = obj(files, key, 'files.');
+  const where = `files.${key}.`;
+  const path = str(f, 'path', where);
+  // Paths are relative to the model folder; refuse anything that could escape it.
+  if (path.startsWith('/') || path.split('/').includes('..') || /^[a-z]+:/i.test(path)) {
+    throw new ManifestError(`manifest: "${where}path" must be a relative path inside the model folder`);
+  }
+  num(f, 'bytes', where, positiveInt, 'positive integer');
+  const sha = str(f, 'sha256', where);
+  if (!/^[0-9a-f]{64}$/.test(sha)) throw new ManifestError(`manifest: "${where}sha256" must be 64 lowercase hex digits`);
+}
+
+/** Throws ManifestError (with the offending field) unless `raw` is a manifest this app can run. */
+export function validateManifest(raw: unknown): Manifest {
+  if (!isObj(raw)) throw new ManifestError('manifest: not a JSON object');
+  num(raw, 'schema', '', (n) => n === 1, 'schema version this app knows (1)');
+  str(raw, 'id', '');
+  str(raw, 'version', '');
+  str(raw, 'name', '');
+
+  const files = obj(raw, 'files', '');
+  for (const key of REQUIRED_FILES) validateFile(files, key);
+  for (const key of Object.keys(files)) if (!REQUIRED_FILES.includes(key as never)) validateFile(files, key);
+
+  const tok = obj(raw, 'tokenizer', '');
+  oneOf(tok, 'kind', 'tokenizer.', ['tokenizers-json'] as const);
+  num(tok, 'max_length', 'tokenizer.', positiveInt, 'positive integer');
+  num(tok, 'pad_id', 'tokenizer.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
+
+  const tensors = obj(raw, 'tensors', '');
+  for (const g of ['text_encoder', 'unet', 'vae_decoder']) {
+    const graph = obj(tensors, g, 'tensors.');
+    const inputs = obj(graph, 'inputs', `tensors.${g}.`);
+    const outputs = obj(graph, 'outputs', `tensors.${g}.`);
+    if (Object.keys(inputs).length === 0 || Object.keys(outputs).length === 0) {
+      throw new ManifestError(`manifest: "tensors.${g}" needs at least one input and one output`);
+    }
+  }
+  const unetIn = obj(obj(tensors, 'unet', 'tensors.'), 'inputs', 'tensors.unet.');
+  for (const name of ['sample', 'timestep', 'encoder_hidden_states']) obj(unetIn, name, 'tensors.unet.inputs.');
+
+  const latent = obj(raw, 'latent', '');
+  for (const k of ['channels', 'height', 'width']) num(latent, k, 'latent.', positiveInt, 'positive integer');
+  const output = obj(raw, 'output', '');
+  for (const k of ['width', 'height']) num(output, k, 'output.', positiveInt, 'positive integer');
+  const range = field(output, 'range', 'output.');
+  if (!Array.isArray(range) || range.length !== 2 || !range.every((x) => typeof x === 'number') || range[0] >= range[1]) {
+    throw new ManifestError('manifest: "output.range" must be [low, high] with low < high');
+  }
+
+  const rule = obj(raw, 'one_step', '');
+  oneOf(rule, 'rule', 'one_step.', ['ddpm'] as const);
+  oneOf(rule, 'prediction_type', 'one_step.', ['epsilon'] as const);
+  num(rule, 'timestep', 'one_step.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
+  num(rule, 'alpha_bar', 'one_step.', (n) => n > 0 && n <= 1, 'number in (0, 1]');
+  num(rule, 'noise_scale', 'one_step.', (n) => n > 0, 'positive number');
+  num(rule, 'input_scale', 'one_step.', (n) => n > 0, 'positive number');
+
+  num(obj(raw, 'vae', ''), 'scaling_factor', 'vae.', (n) => n > 0, 'positive number');
+
+  if ('teacher' in raw) {
+    const t = obj(raw, 'teacher', '');
+    const file = str(t, 'file', 'teacher.');
+    if (!(file in files)) throw new ManifestError(`manifest: "teacher.file" names "${file}", which is not in "files"`);
+    oneOf(t, 'schedule', 'teacher.', ['ddim'] as const);
+    oneOf(t, 'beta_schedule', 'teacher.', ['scaled_linear'] as const);
+    oneOf(t, 'timestep_spacing', 'teacher.', ['trailing'] as const);
+    oneOf(t, 'prediction_type', 'teacher.', ['epsilon'] as const);
+    num(t, 'num_train_timesteps', 'teacher.', positiveInt, 'positive integer');
+    num(t, 'beta_start', 'teacher.', (n) => n > 0, 'positive number');
+    num(t, 'beta_end', 'teacher.', (n) => n > 0, 'positive number');
+    num(t, 'default_steps', 'teacher.', positiveInt, 'positive integer');
+    num(t, 'default_guidance', 'teacher.', (n) => n >= 0, 'non-negative number');
+  }
+  return raw as unknown as Manifest;
+}
+
+/** Reads public/models/index.json and returns the entry for `modelId`. */
+export async function findModel(modelsBase: string, modelId: string): Promise<ModelIndexEntry> {
+  const url = new URL('index.json', modelsBase);
+  const res = await fetch(url);
+  if (!res.ok) throw new ManifestError(`model index ${url.pathname}: HTTP ${res.status}`);
+  const index = (await res.json()) as { models?: ModelIndexEntry[] };
+  const entry = index.models?.find((m) => m.id === modelId);
+  if (!entry) throw new ManifestError(`model "${modelId}" is not in ${url.pathname}`);
+  return entry;
+}
+
+/** Fetches and validates the manifest; returns it with the folder URL its file paths are relative to. */
+export async function fetchManifest(modelsBase: string, entry: ModelIndexEntry): Promise<{ manifest: Manifest; baseUrl: URL }> {
+  const url = new URL(entry.manifest, modelsBase);
+  let raw: unknown;
+  try {
+    const res = await fetch(url, { cache: 'no-cache' });
+    if (!res.ok) throw new ManifestError(`manifest ${url.pathname}: HTTP ${res.status}`);
+    raw = await res.json();
+  } catch (err) {
+    if (err instanceof ManifestError) throw err;
+    throw new ManifestError(`manifest ${url.pathname}: ${(err as Error).message}`);
+  }
+  const manifest = validateManifest(raw);
+  if (manifest.id !== entry.id) throw new ManifestError(`manifest id "${manifest.id}" does not match index id "${entry.id}"`);
+  return { manifest, baseUrl: new URL('.', url) };
+}

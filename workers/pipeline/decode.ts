@@ -1,0 +1,18 @@
+/** Latents → RGB in the manifest's output range, through the VAE decoder (latent / scaling_factor). */
+import * as ort from 'onnxruntime-web';
+import type { Manifest } from '../../src/shared/types';
+
+export async function decodeLatents(decoder: ort.InferenceSession, manifest: Manifest, x0: Float32Array, batch: number): Promise<Float32Array> {
+  const { channels, height, width } = manifest.latent;
+  const inv = 1 / manifest.vae.scaling_factor;
+  const scaled = x0.map((v) => v * inv);
+  const graph = manifest.tensors.vae_decoder;
+  const inName = Object.keys(graph.inputs)[0];
+  const outName = Object.keys(graph.outputs)[0];
+  const out = await decoder.run({ [inName]: new ort.Tensor('float32', scaled, [batch, channels, height, width]) });
+  try {
+    return (await out[outName].getData()) as Float32Array;
+  } finally {
+    for (const t of Object.values(out)) t.dispose();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Which backend runs the sessions, and ORT's one-time environment.
+ *
+ * WebGPU first when `navigator.gpu` yields an adapter that has every feature the manifest
+ * requires; otherwise WASM, with the reason kept for the status line. The JSEP build of
+ * onnxruntime-web carries both execution providers in one .wasm, which we serve ourselves.
+ */
+import * as ort from 'onnxruntime-web';
+// Vite copies the file into our own build output and gives its URL: never a CDN.
+import jsepWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
+import { Fp16UnsupportedError, WebGPUUnavailableError } from '../../src/shared/errors';
+import type { Backend } from '../../src/shared/types';
+
+export type BackendPreference = 'auto' | 'webgpu' | 'wasm';
+
+export interface BackendChoice {
+  backend: Backend;
+  /** Why WebGPU is not used (null when it is, or when WASM was asked for). */
+  note: string | null;
+  threads: number;
+}
+
+let configured = false;
+
+/** Sets ORT's env once; must run before the first session is created. */
+export function configureOrt(): number {
+  // Threads need SharedArrayBuffer, i.e. a cross-origin-isolated page (COOP/COEP headers).
+  // ORT's own default is ceil(cores / 2), which is 1 on a 2-core laptop: set it explicitly.
+  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  if (!configured) {
+    ort.env.wasm.wasmPaths = { wasm: jsepWasmUrl };
+    ort.env.wasm.numThreads = threads;
+    ort.env.wasm.proxy = false; // we are already in a worker
+    ort.env.webgpu.powerPreference = 'high-performance';
+    ort.env.logLevel = 'error';
+    configured = true;
+  }
+  return threads;
+}
+
+export async function chooseBackend(preference: BackendPreference, requiredFeatures: readonly string[]): Promise<BackendChoice> {
+  const threads = configureOrt();
+  if (preference === 'wasm') return { backend: 'wasm', note: null, threads };
+
+  let note: string | null = null;
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) {
+    note = 'this browser has no WebGPU';
+  } else {
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    } catch {
+      adapter = null;
+    }
+    if (!adapter) {
+      note = 'no WebGPU adapter is available';
+    } else {
+      const missing = requiredFeatures.filter((f) => !adapter.features.has(f));
+      if (missing.length === 0) return { backend: 'webgpu', note: null, threads };
+      if (preference === 'webgpu') throw new Fp16UnsupportedError(`the GPU lacks ${missing.join(', ')}, which this model needs`);
+      note = `the GPU lacks ${missing.join(', ')}`;
+    }
+  }
+  if (preference === 'webgpu') throw new WebGPUUnavailableError(`WebGPU was requested but ${note}`);
+  return { backend: 'wasm', note, threads };
+}
