@@ -2,8 +2,10 @@
 //
 //   node tests/e2e/run-e2e.mjs            build, serve on 127.0.0.1:<free port>, run, stop
 //   E2E_SKIP_BUILD=1                      reuse dist/
-//   E2E_WEBGPU=1                          also run on WebGPU (SwiftShader, CPU-emulated: measured
-//                                         ~137 s per image on 2 busy cores, so it is opt-in)
+//   E2E_WASM=0                            skip the WASM run
+//   E2E_KNOWN_BUGS=1                      also run the tests of known, still open bugs
+//   E2E_WEBGPU=0                          skip the WebGPU run (SwiftShader, CPU-emulated: measured
+//                                         82 s per image on 2 idle cores, 137 s on busy ones)
 //   CHROMIUM=/path/to/chromium            browser binary (default /usr/bin/chromium)
 //
 // Ends with one plain line "N passed, N failed" (tests/run-all.sh adds it to the total).
@@ -240,25 +242,63 @@ async function wasmSuite(baseUrl) {
 }
 
 async function webgpuSuite(baseUrl) {
+  // SwiftShader runs WebGPU on the CPU: correct but ~1-2 min per image here, so this suite makes
+  // three images and checks what depends on the backend (painting, determinism, prompt effect,
+  // the UI thread staying free); storage and input handling are backend-independent (WASM suite).
   const browser = await chromium.launch({ executablePath, args: [...baseArgs, '--enable-unsafe-webgpu'] });
   const context = await browser.newContext();
+  await context.addInitScript(LONGTASK_INIT);
   const page = await context.newPage();
-  test('WebGPU (SwiftShader): status says WebGPU and a prompt paints an image', async () => {
-    await page.goto(`${baseUrl}?backend=webgpu#prompt=red%20apple&seed=0`);
+  const slow = { timeout: 420_000 };
+  const shots = {};
+  test('WebGPU (SwiftShader): status says WebGPU and a prompt paints an image, off the UI thread', async () => {
+    await page.goto(`${baseUrl}?backend=webgpu#prompt=red%20apple&seed=7`);
     await waitReady(page);
     assert((await page.getAttribute('#status', 'data-backend')) === 'webgpu', 'backend is webgpu');
     assert(/WebGPU/.test(await page.textContent('#status')), 'status says WebGPU');
-    await page.waitForFunction(() => document.getElementById('output').dataset.prompt === 'red apple', null, { timeout: 240_000 });
-    const s = await canvasStats(page);
-    assert(s.std > 8, `WebGPU image not blank (std ${s.std.toFixed(1)})`);
+    const t0 = await page.evaluate(() => performance.now());
+    await page.waitForFunction(() => document.getElementById('output').dataset.prompt === 'red apple'
+      && document.getElementById('status').dataset.state === 'ready', null, { ...slow, polling: 200 });
+    const t1 = await page.evaluate(() => performance.now());
+    shots.apple = await canvasStats(page);
+    shots.applePixels = await page.evaluate(() => {
+      const c = document.getElementById('output');
+      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+    });
+    assert(shots.apple.std > 8, `WebGPU image not blank (std ${shots.apple.std.toFixed(1)})`);
+    const long = await page.evaluate(({ t0, t1 }) => window.__longTasks.filter((e) => e.start >= t0 && e.start <= t1 && e.duration > 50), { t0, t1 });
+    assert(long.length === 0, `no long tasks on the UI thread while generating on WebGPU (${JSON.stringify(long)})`);
     timings.webgpuMsPerImage = Number(await page.getAttribute('#status', 'data-ms'));
-  }, { timeoutMs: 400_000 });
+  }, { timeoutMs: 600_000 });
+  test('WebGPU: another prompt gives another image', async () => {
+    shots.rocket = await typeAndWait(page, 'rocket', slow);
+    assert(shots.rocket.hash !== shots.apple.hash, 'different prompts, different images');
+  }, { timeoutMs: 480_000 });
+  // KNOWN BUG (open, issue 3): on WebGPU the first image of a page and a later image for the same
+  // prompt and seed differ (41,691 of 65,536 bytes, max 223; reproducible hashes 914bd202 vs
+  // 333e1b5a), while WASM is bit-identical. Suspect: a buffer ORT's WebGPU EP reuses between runs
+  // is still referenced (cached text embedding or an output view). Run with E2E_KNOWN_BUGS=1.
+  if (process.env.E2E_KNOWN_BUGS === '1') {
+    test('WebGPU: the same prompt and seed give the same pixels again', async () => {
+      const again = await typeAndWait(page, 'red apple', slow);
+      const pixels = await page.evaluate(() => {
+        const c = document.getElementById('output');
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+      });
+      let maxDiff = 0;
+      let nDiff = 0;
+      for (let i = 0; i < pixels.length; i++) {
+        const d = Math.abs(pixels[i] - shots.applePixels[i]);
+        if (d > 0) nDiff++;
+        maxDiff = Math.max(maxDiff, d);
+      }
+      assert(again.hash === shots.apple.hash, `same prompt and seed, same pixels (${again.hash} vs ${shots.apple.hash}; ${nDiff} bytes differ, max ${maxDiff})`);
+    }, { timeoutMs: 480_000 });
+  }
   const result = await runAll();
   await browser.close();
   return result;
 }
-
-// ---------------------------------------------------------------------------------------------
 
 async function main() {
   if (!existsSync(executablePath)) {
@@ -278,11 +318,13 @@ async function main() {
   let passed = 0;
   let failed = 0;
   try {
-    console.log(`e2e (WASM) on ${server.url}`);
-    const a = await wasmSuite(server.url).catch((err) => (console.log(`  ✗ WASM suite crashed: ${err.stack ?? err}`), { passed: 0, failed: 1 }));
-    passed += a.passed;
-    failed += a.failed;
-    if (process.env.E2E_WEBGPU === '1') {
+    if (process.env.E2E_WASM !== '0') {
+      console.log(`e2e (WASM) on ${server.url}`);
+      const a = await wasmSuite(server.url).catch((err) => (console.log(`  ✗ WASM suite crashed: ${err.stack ?? err}`), { passed: 0, failed: 1 }));
+      passed += a.passed;
+      failed += a.failed;
+    }
+    if (process.env.E2E_WEBGPU !== '0') {
       console.log('e2e (WebGPU on SwiftShader)');
       const b = await webgpuSuite(server.url).catch((err) => (console.log(`  ✗ WebGPU suite crashed: ${err.stack ?? err}`), { passed: 0, failed: 1 }));
       passed += b.passed;

@@ -15,56 +15,51 @@ from pathlib import Path
 STAGES = ("data", "ae", "teacher", "distill", "classifier", "eval", "export", "docs")
 
 
+def build_data(cfg):
+    from .dataset import build
+
+    d = cfg.data
+    if (Path(d.folder) / "images.npy").exists():
+        print(f"data: {d.folder} exists, skipping (delete it to rebuild)")
+        return
+    meta = build(Path(d.folder), Path(d.cache), d.size, tuple(d.styles), d.limit, d.val_fraction)
+    print(f"data: {len(meta['images'])} images, {len(meta['concepts'])} concepts")
+
+
+def shipped_docs(cfg):
+    from .distill import shipped_student_name
+    from .docs_grids import make_docs_grids
+
+    make_docs_grids(cfg, shipped_student_name(cfg))
+
+
+def _call(module: str, function: str):
+    """A stage runner that imports its module only when it runs (torch imports are slow)."""
+    def run(cfg):
+        import importlib
+
+        return getattr(importlib.import_module(f".{module}", __package__), function)(cfg)
+    return run
+
+
+RUNNERS = {
+    "data": build_data,
+    "ae": _call("autoencoder", "train_autoencoder"),
+    "teacher": _call("teacher", "train_teacher"),
+    "distill": _call("distill", "train_student"),
+    "classifier": _call("classifier", "train_classifier"),
+    "eval": _call("evaluate", "evaluate_all"),
+    "export": _call("export", "export_model"),
+    "docs": shipped_docs,
+    "milestone": _call("milestone", "save_milestone"),
+    "restore": _call("milestone", "restore_milestone"),
+}
+
+
 def run_stage(stage: str, cfg):
-    if stage == "data":
-        from .dataset import build
-
-        d = cfg.data
-        if (Path(d.folder) / "images.npy").exists():
-            print(f"data: {d.folder} exists, skipping (delete it to rebuild)")
-            return
-        meta = build(Path(d.folder), Path(d.cache), d.size, tuple(d.styles), d.limit, d.val_fraction)
-        print(f"data: {len(meta['images'])} images, {len(meta['concepts'])} concepts")
-    elif stage == "restore":
-        from .milestone import restore_milestone
-
-        restore_milestone(cfg)
-    elif stage == "milestone":
-        from .milestone import save_milestone
-
-        save_milestone(cfg)
-    elif stage == "docs":
-        from .docs_grids import make_docs_grids
-
-        from .distill import shipped_student_name
-
-        make_docs_grids(cfg, shipped_student_name(cfg))
-    elif stage == "ae":
-        from .autoencoder import train_autoencoder
-
-        train_autoencoder(cfg)
-    elif stage == "teacher":
-        from .teacher import train_teacher
-
-        train_teacher(cfg)
-    elif stage == "distill":
-        from .distill import train_student
-
-        train_student(cfg)
-    elif stage == "classifier":
-        from .classifier import train_classifier
-
-        train_classifier(cfg)
-    elif stage == "eval":
-        from .evaluate import evaluate_all
-
-        evaluate_all(cfg)
-    elif stage == "export":
-        from .export import export_model
-
-        export_model(cfg)
-    else:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)} or all")
+    if stage not in RUNNERS:
+        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone or restore")
+    RUNNERS[stage](cfg)
 
 
 def main(argv=None):

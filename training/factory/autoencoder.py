@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .common import EMA, Timer, checkpoint_state, load_checkpoint, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
+from .common import EMA, Timer, checkpoint_state, load_checkpoint, resume, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
 from .config import FactoryConfig
 from .dataset import EmojiDataset
 
@@ -66,15 +66,9 @@ def train_autoencoder(cfg: FactoryConfig) -> dict:
     vae = build_autoencoder(cfg)
     opt = torch.optim.AdamW(vae.parameters(), lr=cfg.ae.lr, weight_decay=0.0)
     ema = EMA(vae, 0.999)
-    step = 0
-    ck = load_checkpoint(run / "ae.pt")
-    if ck is not None:
-        if "final" in ck:
-            acc.print(f"ae: finished checkpoint found ({ck['step']} steps), skipping training")
-            return ck["report"]
-        vae.load_state_dict(ck["model"]); ema.model.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        acc.print(f"ae: resuming from step {step}")
+    step, finished = resume(run / "ae.pt", "ae", vae, ema, opt)
+    if finished is not None:
+        return finished
     vae, opt = acc.prepare(vae, opt)
     ema.model.to(dev)
     images = ds.images

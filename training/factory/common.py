@@ -54,6 +54,21 @@ def load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def resume(path: Path, name: str, model, ema: "EMA", opt) -> tuple[int, dict | None]:
+    """Auto-resume for a single-model stage: (step to start at, report if already finished)."""
+    ck = load_checkpoint(path)
+    if ck is None:
+        return 0, None
+    if ck.get("final"):
+        print(f"{name}: finished checkpoint found ({ck['step']} steps), skipping training")
+        return ck["step"], ck["report"]
+    model.load_state_dict(ck["model"])
+    ema.model.load_state_dict(ck["ema"])
+    opt.load_state_dict(ck["opt"])
+    print(f"{name}: resuming from step {ck['step']}")
+    return ck["step"], None
+
+
 def checkpoint_state(cfg: FactoryConfig, step: int, **parts) -> dict:
     return {"config": to_dict(cfg), "step": step, **parts}
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .common import EMA, Timer, checkpoint_state, load_checkpoint, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
+from .common import EMA, Timer, checkpoint_state, load_checkpoint, resume, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
 from .conditioning import SHOWCASE_PROMPTS, encode_prompts, latents_and_bank
 from .config import FactoryConfig, from_dict
 from .diffusion import add_noise, alphas_cumprod, ddim_sample
@@ -80,15 +80,9 @@ def train_teacher(cfg: FactoryConfig) -> dict:
     unet = build_unet(cfg)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.teacher.lr, weight_decay=0.01)
     ema = EMA(unet, cfg.teacher.ema_decay)
-    step = 0
-    ck = load_checkpoint(run / "teacher.pt")
-    if ck is not None:
-        if ck.get("final"):
-            acc.print(f"teacher: finished checkpoint found ({ck['step']} steps), skipping training")
-            return ck["report"]
-        unet.load_state_dict(ck["model"]); ema.model.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
-        step = ck["step"]
-        acc.print(f"teacher: resuming from step {step}")
+    step, finished = resume(run / "teacher.pt", "teacher", unet, ema, opt)
+    if finished is not None:
+        return finished
     unet, opt = acc.prepare(unet, opt)
     ema.model.to(dev)
     ab = alphas_cumprod(dev).float()
