@@ -24,10 +24,8 @@ Variants (the ablation): regression | dm | dmd (dm + regression) | dmd2 (dm + TT
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -110,11 +108,11 @@ def make_ode_pairs(cfg, teacher, emb, cap_index, uncond, train_idx, dev, path: P
     g = torch.Generator(device="cpu").manual_seed(cfg.seed + 7)
     n = c.ode_pairs
     img = train_idx.cpu()[torch.randint(len(train_idx), (n,), generator=g)]
-    caps = bank_index = cap_index.cpu()[img, torch.randint(cap_index.shape[1], (n,), generator=g)]
+    caps = cap_index.cpu()[img, torch.randint(cap_index.shape[1], (n,), generator=g)]
     noise = torch.randn(n, 4, cfg.data.size // 8, cfg.data.size // 8, generator=g)
     outs = []
     for i in range(0, n, 512):
-        cond = emb[bank_index[i:i + 512].to(dev)].float()
+        cond = emb[caps[i:i + 512].to(dev)].float()
         u = uncond.float().expand(len(cond), -1, -1)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             outs.append(ddim_sample(teacher, noise[i:i + 512].to(dev), cond, u, c.ode_steps, c.real_guidance).float().cpu())

@@ -124,16 +124,16 @@ def train_teacher(cfg: FactoryConfig) -> dict:
         ema.update(acc.unwrap_model(unet), step)
         step += 1
         bar.update(1)
-        losses.append(loss.item() if step % 25 == 0 else None)
-        if step % 100 == 0:
-            recent = [v for v in losses[-400:] if v is not None]
-            bar.set_postfix(loss=f"{np.mean(recent):.4f}")
+        if step % 25 == 0:  # .item() syncs the device: sample the loss, not every step
+            losses.append(loss.item())
+        if step % 100 == 0 and losses:
+            bar.set_postfix(loss=f"{np.mean(losses[-16:]):.4f}")
         if acc.is_main_process and step % c.sample_every_steps == 0:
             sample_grid(cfg, ema.model, vae, SHOWCASE_PROMPTS[:4], run / f"samples_{step:07d}.png", device=dev)
         if timer.due():
             save()
     bar.close()
-    recent = [v for v in losses[-400:] if v is not None]
+    recent = losses[-16:]
     report = {"steps": step, "train_seconds": round(timer.elapsed(), 1), "batch_size": c.batch_size,
               "final_loss": float(np.mean(recent)) if recent else None,
               "params": sum(p.numel() for p in ema.model.parameters()), "device": str(dev)}
