@@ -182,6 +182,11 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         opt_g.load_state_dict(ck["opt_g"]); opt_f.load_state_dict(ck["opt_f"])
         step, it = ck["step"], ck["iteration"]
         acc.print(f"distill[{variant}]: resuming from generator step {step}")
+    elif c.init_from:
+        _, start = load_student(cfg.run_dir, c.init_from)
+        generator.load_state_dict(start["ema"]); ema.model.load_state_dict(start["ema"])
+        acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' "
+                  f"({start.get('step')} generator steps)")
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)
     ab = alphas_cumprod(dev)

@@ -1,0 +1,161 @@
+// The app on WASM (no WebGPU adapter offered): first visit, painting off the UI thread, prompt and
+// seed effects, bad input, IndexedDB reload with zero model requests, corrupted-chunk repair, compare
+// view. Shares one browser context; later tests rely on what earlier ones cached.
+import { chromium } from 'playwright-core';
+import { assert, runAll, test } from '../harness.mjs';
+import { LONGTASK_INIT, SEED, baseArgs, canvasStats, executablePath, fileSources, isModelFile, longTasksBetween, typeAndWait, waitReady } from '../lib/app-page.mjs';
+
+export const name = 'WASM';
+export const envFlag = 'E2E_WASM';
+
+export async function run({ baseUrl, timings }) {
+  // No --enable-unsafe-webgpu: Chromium offers no adapter, so the app must fall back to WASM.
+  const browser = await chromium.launch({ executablePath, args: baseArgs });
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } }); // phone width
+  await context.addInitScript(LONGTASK_INIT);
+  const modelRequests = [];
+  context.on('request', (req) => {
+    if (isModelFile(req.url())) modelRequests.push(new URL(req.url()).pathname);
+  });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const images = {};
+
+  test('first visit downloads the model and falls back to WASM, saying so', async () => {
+    const t0 = Date.now();
+    await page.goto(`${baseUrl}#seed=${SEED}`);
+    await waitReady(page);
+    timings.firstLoadMs = Date.now() - t0;
+    assert((await page.getAttribute('#status', 'data-backend')) === 'wasm', 'backend is wasm');
+    const text = await page.textContent('#status');
+    assert(/WASM/.test(text) && /WebGPU/.test(text), `status names the backend and why WebGPU is not used: "${text}"`);
+    assert(await page.evaluate(() => crossOriginIsolated), 'page is cross-origin isolated (COOP/COEP)');
+    const sources = await fileSources(page);
+    assert(Object.keys(sources).length >= 4 && Object.values(sources).every((s) => s === 'network'), `all files downloaded: ${JSON.stringify(sources)}`);
+    assert(modelRequests.length >= 4, `model files were requested on first visit (${modelRequests.length})`);
+  }, { timeoutMs: 320_000 });
+
+  test('typing a prompt paints a non-blank canvas, off the UI thread', async () => {
+    const t0 = await page.evaluate(() => performance.now());
+    const s = await typeAndWait(page, 'red apple');
+    const t1 = await page.evaluate(() => performance.now());
+    images.apple = s;
+    assert(s.width === 128 && s.height === 128, `128×128 (${s.width}×${s.height})`);
+    assert(s.std > 8, `image has structure (std ${s.std.toFixed(1)})`);
+    const long = await longTasksBetween(page, t0, t1);
+    assert(long.length === 0, `no long task > 50 ms on the UI thread while generating: ${JSON.stringify(long)}`);
+    timings.msPerImage = Number(await page.getAttribute('#status', 'data-ms'));
+    timings.stagesNewPrompt = JSON.parse(await page.getAttribute('#status', 'data-stages'));
+  });
+
+  test('two prompts give different images', async () => {
+    const s = await typeAndWait(page, 'rocket');
+    images.rocket = s;
+    // Same prompt, new seed: the cached embedding skips the text encoder.
+    await page.fill('#seed', String(SEED + 7));
+    await page.waitForFunction((seed) => document.getElementById('output').dataset.seed === seed && document.getElementById('status').dataset.state === 'ready', String(SEED + 7), { timeout: 60_000 });
+    timings.msPerImageSamePrompt = Number(await page.getAttribute('#status', 'data-ms'));
+    timings.stagesSamePrompt = JSON.parse(await page.getAttribute('#status', 'data-stages'));
+    await page.fill('#seed', String(SEED));
+    assert(s.std > 8, 'rocket image is not blank');
+    assert(s.hash !== images.apple.hash, 'red apple and rocket differ');
+  });
+
+  test('the same prompt and seed give identical pixels', async () => {
+    const s = await typeAndWait(page, 'red apple');
+    assert(s.hash === images.apple.hash, `same hash (${s.hash} vs ${images.apple.hash})`);
+    // And a different seed changes the image.
+    await page.fill('#seed', String(Number(await page.inputValue('#seed')) + 1));
+    await page.waitForFunction((seed) => document.getElementById('output').dataset.seed === seed && document.getElementById('status').dataset.state === 'ready', await page.inputValue('#seed'), { timeout: 60_000 });
+    const other = await canvasStats(page);
+    assert(other.hash !== images.apple.hash, 'another seed gives another image');
+  });
+
+  test('an empty prompt and a 10,000-character prompt are handled', async () => {
+    const empty = await typeAndWait(page, '');
+    assert(empty.width === 128, 'empty prompt painted');
+    const long = 'a very long prompt about a smiling cat '.repeat(300).slice(0, 10_000);
+    const s = await typeAndWait(page, long);
+    assert(s.std > 1, 'long prompt painted');
+    // The prompt is shown only as text: the page has no element made from it.
+    assert((await page.$$('#prompt ~ *:not(.row)')).length === 0, 'no injected elements');
+  });
+
+  test('prompt text is never parsed as HTML', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1">cat';
+    await typeAndWait(page, evil);
+    assert((await page.evaluate(() => window.__pwned)) === undefined, 'markup in the prompt did not run');
+  });
+
+  test('a reload serves every model file from IndexedDB with zero model requests, same pixels', async () => {
+    await page.goto(`${baseUrl}#${new URLSearchParams({ prompt: 'red apple', seed: String(SEED) })}`);
+    modelRequests.length = 0;
+    await page.reload();
+    await waitReady(page);
+    // The link restored prompt and seed, and a fresh worker paints the very same pixels.
+    await page.waitForFunction(() => document.getElementById('output').dataset.prompt === 'red apple' && document.getElementById('status').dataset.state === 'ready', null, { timeout: 60_000 });
+    assert((await canvasStats(page)).hash === images.apple.hash, 'same pixels after reload (from the shared link)');
+    const sources = await fileSources(page);
+    assert(Object.values(sources).every((s) => s === 'cache'), `all from cache: ${JSON.stringify(sources)}`);
+    assert(modelRequests.length === 0, `no model file requests: ${JSON.stringify(modelRequests)}`);
+    timings.cachedLoadMs = Number(await page.getAttribute('#status', 'data-load-ms'));
+  });
+
+  test('a corrupted cached chunk is detected, discarded and fetched again', async () => {
+    await page.evaluate(async () => {
+      const db = await new Promise((res, rej) => {
+        const r = indexedDB.open('onestep-models');
+        r.onsuccess = () => res(r.result);
+        r.onerror = () => rej(r.error);
+      });
+      const key = 'onestep-emoji@1/vae_decoder#0';
+      const tx = db.transaction('files', 'readwrite');
+      const store = tx.objectStore('files');
+      const buf = await new Promise((res) => (store.get(key).onsuccess = (e) => res(e.target.result)));
+      if (!buf) throw new Error(`no cached chunk ${key}`);
+      const bytes = new Uint8Array(buf);
+      for (let i = 1000; i < 1064; i++) bytes[i] ^= 0xff; // flip bits in the middle of the weights
+      store.put(bytes.buffer, key);
+      await new Promise((res) => (tx.oncomplete = res));
+      db.close();
+    });
+    modelRequests.length = 0;
+    await page.reload();
+    await waitReady(page);
+    const sources = await fileSources(page);
+    assert(sources.vae_decoder === 'network', `vae_decoder re-fetched: ${JSON.stringify(sources)}`);
+    assert(/damaged/.test(await page.textContent('#files li[data-file="vae_decoder"]')), 'UI says the saved copy was damaged');
+    assert(modelRequests.length === 1 && modelRequests[0].endsWith('vae_decoder/model.onnx'), `only the bad file fetched: ${JSON.stringify(modelRequests)}`);
+    const s = await typeAndWait(page, 'red apple');
+    assert(s.hash === images.apple.hash, 'after repair the same prompt+seed gives the same pixels');
+    // And the repaired copy is what the next visit reads.
+    modelRequests.length = 0;
+    await page.reload();
+    await waitReady(page);
+    assert(modelRequests.length === 0, 'repaired copy cached');
+  });
+
+  test('compare with teacher shows both images and both times', async () => {
+    await typeAndWait(page, 'red apple');
+    await page.click('#compare');
+    await page.waitForFunction(() => /ms$/.test(document.getElementById('teacher-caption').textContent ?? ''), null, { timeout: 240_000, polling: 250 });
+    const teacher = await page.textContent('#teacher-caption');
+    const student = await page.textContent('#student-caption');
+    assert(/steps: \d+ ms/.test(teacher) && /1 step: \d+ ms/.test(student), `captions: "${teacher}" / "${student}"`);
+    timings.teacher = teacher;
+    timings.student = student;
+    const t = await canvasStats(page, 'teacher-canvas');
+    assert(t.std > 8, 'teacher image not blank');
+  }, { timeoutMs: 260_000 });
+
+  test('the page has no console errors', async () => {
+    const real = consoleErrors.filter((e) => !/favicon/.test(e));
+    assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+  });
+
+  const result = await runAll();
+  await browser.close();
+  return result;
+}
