@@ -4,10 +4,11 @@
 //
 //   npm run bench                               everything (≈ 25 min on 2 busy cores; 1,000 generations dominate)
 //   npm run bench -- --reps 9 --gens 200        fewer repetitions
-//   npm run bench -- --only latency,overhead    some sections: latency overhead limit teacher threads cold memory size webgpu
+//   npm run bench -- --only latency,overhead    some sections: latency overhead limit teacher threads cold memory size profile webgpu
 //   npm run bench -- --backends wasm            skip WebGPU (on SwiftShader it takes ~80 s per image)
 //   npm run bench -- --gpu                      a machine with a GPU: WebGPU on real hardware (bench/gpu.sh)
 //   npm run bench -- --no-build --no-readme     reuse dist/, leave the README alone
+//   npm run bench -- --render                   only rewrite the README table from bench/results/*.json
 //   npm run bench -- --tuning <commit>          only before/after: <commit>'s build vs this one → tuning.json
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import * as coldStart from './sections/cold-start.mjs';
 import * as latency from './sections/latency.mjs';
 import * as limit from './sections/limit.mjs';
 import * as memory from './sections/memory.mjs';
+import * as opProfile from './sections/op-profile.mjs';
 import * as overhead from './sections/overhead.mjs';
 import * as size from './sections/size.mjs';
 import * as teacher from './sections/teacher.mjs';
@@ -107,6 +109,10 @@ async function runTuning(opts) {
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.renderOnly) {
+    updateReadme(root, renderMarkdown(root));
+    return log('README table rewritten from bench/results/*.json');
+  }
   if (opts.build) {
     const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('vite build failed');
@@ -118,6 +124,7 @@ async function main() {
   const load = loadSampler();
   results.flops = loadFlops(root, manifestPath, log);
   if (opts.only.has('size')) await section(results, 'size', () => size.run({ root, manifest, modelDir }));
+  if (opts.only.has('profile')) await section(results, 'opProfile', () => opProfile.run({ root, manifest, modelDir, log }));
 
   const server = await startPreview();
   try {

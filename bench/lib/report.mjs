@@ -50,6 +50,17 @@ function limitTable(r, flops) {
   return lines.join('\n');
 }
 
+function profileTable(p) {
+  if (!p?.networks) return '';
+  return [
+    `Where each stage's time goes (per-operator profile, ${p.runtime}, ${p.threads} thread, ${p.runs} runs):`,
+    '',
+    '| network | ms per run | nodes | share by operator |',
+    '|---|---|---|---|',
+    ...Object.entries(p.networks).map(([k, v]) => `| ${k} | ${Math.round(v.msPerRun)} | ${v.nodes} | ${Object.entries(v.shareByOp).map(([op, f]) => `${op} ${Math.round(f * 100)} %`).join(', ')} |`),
+  ].join('\n');
+}
+
 function sizeTable(s) {
   if (!s?.models) return '';
   return [
@@ -69,7 +80,7 @@ function tuningTable(t) {
     '',
     '| change | before | after | after/before (per pair) |',
     '|---|---|---|---|',
-    ...t.rows.map((x) => `| ${x.change} | ${ms(x.before)} | ${ms(x.after)} | ${ratio(x.ratio)} |`),
+    ...t.rows.map((x) => (x.error ? `| ${x.change} | failed: ${x.error.slice(0, 80)} | | |` : `| ${x.change} | ${ms(x.before)} | ${ms(x.after)} | ${ratio(x.ratio)} |`)),
   ].join('\n');
 }
 
@@ -98,6 +109,8 @@ export function renderMarkdown(root) {
     '**Against the limit** (WASM; GFLOP from the ONNX graphs by `bench/flops.py`, time = raw `session.run`):',
     '',
     limitTable(cpu.wasm, cpu.flops),
+    '',
+    profileTable(cpu.opProfile),
     '',
     '**Size**',
     '',

@@ -56,12 +56,16 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
   } finally {
     await context.close();
   }
+  // Cold starts take minutes on a busy machine; keep the keystroke rows if one fails.
   const c = await alternate(
     { before: () => coldPair(browser, `${before.url}?backend=wasm#seed=3`), after: () => coldPair(browser, `${after.url}?backend=wasm#seed=3`) },
     coldReps,
     (i, out) => log(`  cold rep ${i + 1}/${coldReps}: before ${out.before[i].first.toFixed(0)}/${out.before[i].cached.toFixed(0)} ms, after ${out.after[i].first.toFixed(0)}/${out.after[i].cached.toFixed(0)} ms`),
-  );
-  for (const k of ['first', 'cached']) {
+  ).catch((err) => {
+    rows.push({ change: 'cold start', error: String(err.message ?? err) });
+    return null;
+  });
+  for (const k of c ? ['first', 'cached'] : []) {
     const b = c.before.map((x) => x[k]);
     const a = c.after.map((x) => x[k]);
     rows.push({ change: `cold start, ${k === 'first' ? 'first visit' : 'model in IndexedDB'} (files loaded in parallel)`, before: summarize(b, 0), after: summarize(a, 0), ratio: summarize(pairRatios(a, b), 3) });
