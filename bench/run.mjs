@@ -126,6 +126,10 @@ async function main() {
   if (opts.only.has('size')) await section(results, 'size', () => size.run({ root, manifest, modelDir }));
   if (opts.only.has('profile')) await section(results, 'opProfile', () => opProfile.run({ root, manifest, modelDir, log }));
 
+  const dir = path.join(root, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  // Written after each side too: a run stopped during the slow SwiftShader side keeps the rest.
+  const save = () => writeFileSync(path.join(dir, `${opts.name}.json`), `${JSON.stringify(results, null, 2)}\n`);
   const server = await startPreview();
   try {
     for (const side of opts.sides) {
@@ -135,6 +139,7 @@ async function main() {
         log(`${side} failed: ${err.stack ?? err}`);
         results[side].error = String(err.message ?? err);
       });
+      save();
     }
   } finally {
     server.stop();
@@ -145,9 +150,7 @@ async function main() {
     if (r.overhead?.rawStagesMs) r.limit = limit.achieved(results.flops, r.overhead.rawStagesMs, r.matmulPeak?.gflops?.median);
   }
 
-  const dir = path.join(root, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `${opts.name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  save();
   const md = renderMarkdown(root);
   writeFileSync(path.join(dir, 'README-table.md'), md);
   if (opts.readme) updateReadme(root, md);

@@ -22,7 +22,7 @@ function headline(sides) {
   return [
     `| measure | ${sides.map(([name, r]) => (r?.label ? `${r.label}${r.backend ? ` — app backend: ${r.backend}` : ''}` : name)).join(' | ')} |`,
     `|---|${sides.map(() => '---').join('|')}|`,
-    row('keystroke → pixels (new prompt; includes the 60 ms debounce)', (r) => ms(r.latency?.keystrokeToPixelsMs)),
+    row('keystroke → pixels (new prompt, to the frame that shows it)', (r) => ms(r.latency?.keystrokeToPixelsMs)),
     row('worker time per image', (r) => ms(r.latency?.workerMs)),
     row('stages: text encoder / UNet / decoder (median)', stages),
     row('as you type (8 keys/s): images/s, last key → final image', (r) => (r.latency?.asYouType ? `${r.latency.asYouType.imagesPerSecond} images/s, ${r.latency.asYouType.lastKeyToPixelsMs} ms` : null)),
@@ -33,7 +33,7 @@ function headline(sides) {
     row('first-visit transfer (measured)', (r) => (r.coldStart?.firstVisitTransfer ? `${mib(r.coldStart.firstVisitTransfer.total)} in ${r.coldStart.firstVisitTransfer.requests} requests` : null)),
     row('memory after load: page+workers (JS+WASM) / all Chromium PSS', (r) => (r.memory?.afterLoad ? `${r.memory.afterLoad.page.userAgentMiB} MiB / ${r.memory.afterLoad.processes.pssMiB} MiB` : null)),
     row(`memory after ${cols.find((r) => r?.memory)?.memory?.generations ?? 'N'} generations`, (r) => (r.memory?.afterGens ? `${r.memory.afterGens.page.userAgentMiB} MiB / ${r.memory.afterGens.processes.pssMiB} MiB` : null)),
-    row('model load (session creation, files cached)', (r) => (r.latency?.loadMs ? `${r.latency.loadMs} ms` : null)),
+    row('model load on the benchmark page (fresh context: download, hash, cache, sessions)', (r) => (r.latency?.loadMs ? `${r.latency.loadMs} ms` : null)),
   ].join('\n');
 }
 
