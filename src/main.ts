@@ -83,10 +83,12 @@ let debounce = 0;
 function requestImage(): void {
   if (!model) return;
   clearTimeout(debounce);
-  debounce = window.setTimeout(() => {
+  const submit = () => {
     status.dataset.state = 'generating';
     typing.submit({ prompt: promptInput.value, seed: currentSeed(), count: 1 });
-  }, TYPE_DEBOUNCE_MS);
+  };
+  if (TYPE_DEBOUNCE_MS > 0) debounce = window.setTimeout(submit, TYPE_DEBOUNCE_MS);
+  else submit();
 }
 
 promptInput.addEventListener('input', requestImage);
@@ -236,6 +238,9 @@ async function boot(): Promise<void> {
 
   const params = new URLSearchParams(location.search);
   const backend = (['webgpu', 'wasm'] as const).find((b) => b === params.get('backend')) ?? 'auto';
+  const threads = Number(params.get('threads')) || undefined;
+  // Benchmarks (bench/run.mjs) drive the worker directly through this hook; only with ?bench=1.
+  if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint } });
   const modelId = params.get('model') ?? (await defaultModelId());
 
   const onProgress = Comlink.proxy((p: Progress) => {
@@ -246,7 +251,7 @@ async function boot(): Promise<void> {
     }
   });
   try {
-    model = await generator.load(modelId, onProgress, { backend });
+    model = await generator.load(modelId, onProgress, { backend, threads });
     progress.hidden = true;
     status.dataset.backend = model.backend;
     status.dataset.loadMs = String(model.loadMs);

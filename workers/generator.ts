@@ -10,6 +10,7 @@ import { DeviceLostError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
   Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ProgressCallback, TeacherRequest,
 } from '../src/shared/types';
+import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
 import { loadModelFile } from './model-store/load-file';
 import { fetchManifest, findModel } from './model-store/manifest';
 import { ddimTeacher } from './pipeline/ddim-teacher';
@@ -36,6 +37,8 @@ interface LoadedModel {
 
 export interface LoadOptions {
   backend?: BackendPreference;
+  /** WASM threads; default: every core (capped at 4). Only the first load of a worker sets it. */
+  threads?: number;
 }
 
 const modelsBase = () => new URL(`${import.meta.env.BASE_URL}${MODELS_PATH}`, self.location.href).href;
@@ -60,7 +63,7 @@ export class Generator {
 
     const entry = await findModel(modelsBase(), modelId);
     const { manifest, baseUrl } = await fetchManifest(modelsBase(), entry);
-    const choice = await chooseBackend(options.backend ?? 'auto', manifest.requirements?.webgpu_features ?? []);
+    const choice = await chooseBackend(options.backend ?? 'auto', manifest.requirements?.webgpu_features ?? [], options.threads);
 
     const sources: Record<string, FileSource> = {};
     const discarded: string[] = [];
@@ -72,23 +75,34 @@ export class Generator {
       cached &&= f.cached;
       return f.bytes;
     };
-    const session = async (file: string) => {
-      const bytes = await fetchFile(file);
+    // Every file is requested at once: downloads, IndexedDB reads and sha256 checks are async and
+    // overlap with session creation (which occupies this thread), instead of queueing behind it.
+    // The teacher is fetched (and cached) now so compare mode also works offline later; its bytes
+    // no longer delay the first image's sessions (bench/: cold start).
+    const files = {
+      tokenizer: fetchFile('tokenizer'),
+      text_encoder: fetchFile('text_encoder'),
+      unet: fetchFile('unet'),
+      vae_decoder: fetchFile('vae_decoder'),
+      teacher: manifest.teacher ? fetchFile(manifest.teacher.file) : Promise.resolve(null),
+    };
+    // A failure in one file must not leave the others' rejections unhandled.
+    Object.values(files).forEach((p) => p.catch(() => undefined));
+    const session = async (file: 'text_encoder' | 'unet' | 'vae_decoder') => {
+      const bytes = await files[file];
       onProgress({ phase: 'session', file, backend: choice.backend });
       return createSession(bytes, choice.backend);
     };
 
-    const tokenizerBytes = await fetchFile('tokenizer');
     const tokenizer = createTokenizer(
-      JSON.parse(new TextDecoder().decode(tokenizerBytes)) as object,
+      JSON.parse(new TextDecoder().decode(await files.tokenizer)) as object,
       manifest.tokenizer.max_length,
       manifest.tokenizer.pad_id,
     );
     const textEncoder = await session('text_encoder');
     const unet = await session('unet');
     const decoder = await session('vae_decoder');
-    // Fetched (and cached) now so compare mode also works offline later.
-    const teacherBytes = manifest.teacher ? await fetchFile(manifest.teacher.file) : null;
+    const teacherBytes = await files.teacher;
 
     this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherBytes, teacher: null };
     this.deviceLost = false;
@@ -208,6 +222,19 @@ export class Generator {
         steps,
       };
     });
+  }
+
+  /** Bench only (bench-hooks.ts): the raw session.run times of one image, in the same queue. */
+  async benchRawRuns(prompt: string, seed: number): Promise<RawStageTimes> {
+    return this.queue.run(() => {
+      const m = this.requireModel();
+      return rawStageRuns(m, clipPromptForTokenizer(prompt, m.tokenizer.maxLength), seed);
+    });
+  }
+
+  /** Bench only: ms per run of an n³ MatMul on the loaded model's backend and thread count. */
+  async benchMatmul(modelBytes: Uint8Array, n: number, reps: number): Promise<number[]> {
+    return this.queue.run(() => matmulPeak(modelBytes, n, reps, this.requireModel().backend));
   }
 
   private toImages(m: LoadedModel, rgb: Float32Array, count: number, seed: number) {

@@ -49,6 +49,13 @@ const api = {
   async clearCache(): Promise<void> {
     await clearCached();
   },
+  /** Bench only (bench/run.mjs through the page's ?bench=1 hook); see workers/bench-hooks.ts. */
+  benchRawRuns(prompt: string, seed: number) {
+    return generator.benchRawRuns(prompt, seed);
+  },
+  benchMatmul(modelBytes: Uint8Array, n: number, reps: number) {
+    return generator.benchMatmul(modelBytes, n, reps);
+  },
 };
 
 export type GeneratorApi = typeof api;

@@ -22,11 +22,15 @@ export interface BackendChoice {
 
 let configured = false;
 
-/** Sets ORT's env once; must run before the first session is created. */
-export function configureOrt(): number {
+/**
+ * Sets ORT's env once; must run before the first session is created. `requested` (the page's
+ * ?threads=N, used by the benchmarks to compare thread counts) overrides the default.
+ */
+export function configureOrt(requested?: number): number {
   // Threads need SharedArrayBuffer, i.e. a cross-origin-isolated page (COOP/COEP headers).
   // ORT's own default is ceil(cores / 2), which is 1 on a 2-core laptop: set it explicitly.
-  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const wanted = requested && requested > 0 ? Math.min(16, Math.trunc(requested)) : Math.min(4, navigator.hardwareConcurrency || 1);
+  const threads = configured ? ort.env.wasm.numThreads ?? 1 : self.crossOriginIsolated ? Math.max(1, wanted) : 1;
   if (!configured) {
     ort.env.wasm.wasmPaths = { wasm: jsepWasmUrl };
     ort.env.wasm.numThreads = threads;
@@ -38,8 +42,8 @@ export function configureOrt(): number {
   return threads;
 }
 
-export async function chooseBackend(preference: BackendPreference, requiredFeatures: readonly string[]): Promise<BackendChoice> {
-  const threads = configureOrt();
+export async function chooseBackend(preference: BackendPreference, requiredFeatures: readonly string[], requestedThreads?: number): Promise<BackendChoice> {
+  const threads = configureOrt(requestedThreads);
   if (preference === 'wasm') return { backend: 'wasm', note: null, threads };
 
   let note: string | null = null;

@@ -1,0 +1,70 @@
+// 3. Cold start: page open → first image painted (the app paints one on load), on a first visit
+//    (fresh browser context: empty IndexedDB and HTTP cache, the model comes from the local
+//    server) and on a return visit (same context: model in IndexedDB). Alternating first/return
+//    in fresh contexts; also the bytes the first visit transferred.
+
+import { summarize } from '../lib/stats.mjs';
+
+// Runs before any page script: notes the time (ms since navigation start) of the first image.
+const FIRST_IMAGE_INIT = () => {
+  window.__firstImageAt = null;
+  new MutationObserver((_, obs) => {
+    const c = document.getElementById('output');
+    if (c && Number(c.dataset.generation ?? 0) >= 1) {
+      window.__firstImageAt = performance.now();
+      obs.disconnect();
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-generation'] });
+};
+
+async function visit(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.__firstImageAt !== null || document.getElementById('status')?.dataset.state === 'error', null, { timeout: 600_000, polling: 100 });
+  const r = await page.evaluate(() => ({
+    firstImageMs: window.__firstImageAt,
+    loadMs: Number(document.getElementById('status').dataset.loadMs),
+    error: document.getElementById('status').dataset.state === 'error' ? document.getElementById('status').textContent : null,
+  }));
+  await page.close();
+  if (r.error) throw new Error(`app failed: ${r.error}`);
+  return r;
+}
+
+export async function run({ browser, baseUrl, backend, reps, log }) {
+  const first = [];
+  const again = [];
+  let transfer = null;
+  for (let i = 0; i < reps; i++) {
+    const context = await browser.newContext();
+    await context.addInitScript(FIRST_IMAGE_INIT);
+    const bytes = { total: 0, requests: 0, models: 0, wasm: 0 };
+    context.on('requestfinished', async (req) => {
+      const s = await req.sizes().catch(() => null);
+      if (!s) return;
+      const n = s.responseBodySize + s.responseHeadersSize;
+      bytes.total += n;
+      bytes.requests += 1;
+      if (/\/models\//.test(req.url())) bytes.models += n;
+      if (/\.wasm$/.test(req.url())) bytes.wasm += n;
+    });
+    try {
+      const url = `${baseUrl}?backend=${backend}#seed=${7 + i}`;
+      const f = await visit(context, url);
+      transfer ??= { ...bytes };
+      const a = await visit(context, url);
+      first.push(f);
+      again.push(a);
+      log(`  rep ${i + 1}/${reps}: first visit ${f.firstImageMs.toFixed(0)} ms, model in IndexedDB ${a.firstImageMs.toFixed(0)} ms`);
+    } finally {
+      await context.close();
+    }
+  }
+  return {
+    firstVisitMs: summarize(first.map((r) => r.firstImageMs), 0),
+    firstVisitLoadMs: summarize(first.map((r) => r.loadMs), 0),
+    cachedMs: summarize(again.map((r) => r.firstImageMs), 0),
+    cachedLoadMs: summarize(again.map((r) => r.loadMs), 0),
+    firstVisitTransfer: transfer,
+  };
+}

@@ -1,0 +1,74 @@
+// Before/after of the speed-ups: this checkout's build against another commit's build, both open
+// in one browser, measured alternating within the run (npm run bench -- --tuning <commit>).
+//   keystroke → pixels: a page of each build, the same prompts in turn;
+//   cold start: a fresh context per side and rep; first visit, then the model-in-IndexedDB visit.
+import { keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
+import { alternate, pairRatios, summarize } from '../lib/stats.mjs';
+
+const FIRST_IMAGE_INIT = () => {
+  window.__firstImageAt = null;
+  new MutationObserver((_, obs) => {
+    const c = document.getElementById('output');
+    if (c && Number(c.dataset.generation ?? 0) >= 1) {
+      window.__firstImageAt = performance.now();
+      obs.disconnect();
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-generation'] });
+};
+
+async function firstImage(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.__firstImageAt !== null, null, { timeout: 600_000, polling: 100 });
+  const ms = await page.evaluate(() => window.__firstImageAt);
+  await page.close();
+  return ms;
+}
+
+async function coldPair(browser, url) {
+  const context = await browser.newContext();
+  await context.addInitScript(FIRST_IMAGE_INIT);
+  try {
+    const first = await firstImage(context, url);
+    const cached = await firstImage(context, url);
+    return { first, cached };
+  } finally {
+    await context.close();
+  }
+}
+
+export async function run({ browser, before, after, reps, coldReps, log }) {
+  const rows = [];
+  const context = await browser.newContext();
+  try {
+    const pages = { before: await openApp(context, before.url, { backend: 'wasm' }), after: await openApp(context, after.url, { backend: 'wasm' }) };
+    const r = await alternate(
+      { before: (i) => keystrokeToPixels(pages.before, promptFor(i, ' k')), after: (i) => keystrokeToPixels(pages.after, promptFor(i, ' k')) },
+      reps,
+      (i, out) => log(`  keystroke rep ${i + 1}/${reps}: before ${out.before[i].ms.toFixed(0)} ms, after ${out.after[i].ms.toFixed(0)} ms`),
+    );
+    const b = r.before.map((s) => s.ms);
+    const a = r.after.map((s) => s.ms);
+    rows.push({ change: 'keystroke → pixels (no debounce)', before: summarize(b), after: summarize(a), ratio: summarize(pairRatios(a, b), 3) });
+    const wb = r.before.map((s) => s.workerMs);
+    const wa = r.after.map((s) => s.workerMs);
+    rows.push({ change: 'worker time per image (unchanged code path: control)', before: summarize(wb), after: summarize(wa), ratio: summarize(pairRatios(wa, wb), 3) });
+  } finally {
+    await context.close();
+  }
+  // Cold starts take minutes on a busy machine; keep the keystroke rows if one fails.
+  const c = await alternate(
+    { before: () => coldPair(browser, `${before.url}?backend=wasm#seed=3`), after: () => coldPair(browser, `${after.url}?backend=wasm#seed=3`) },
+    coldReps,
+    (i, out) => log(`  cold rep ${i + 1}/${coldReps}: before ${out.before[i].first.toFixed(0)}/${out.before[i].cached.toFixed(0)} ms, after ${out.after[i].first.toFixed(0)}/${out.after[i].cached.toFixed(0)} ms`),
+  ).catch((err) => {
+    rows.push({ change: 'cold start', error: String(err.message ?? err) });
+    return null;
+  });
+  for (const k of c ? ['first', 'cached'] : []) {
+    const b = c.before.map((x) => x[k]);
+    const a = c.after.map((x) => x[k]);
+    rows.push({ change: `cold start, ${k === 'first' ? 'first visit' : 'model in IndexedDB'} (files loaded in parallel)`, before: summarize(b, 0), after: summarize(a, 0), ratio: summarize(pairRatios(a, b), 3) });
+  }
+  return rows;
+}
