@@ -2,12 +2,29 @@
 import * as ort from 'onnxruntime-web';
 import type { Backend } from '../../src/shared/types';
 
-export async function createSession(bytes: Uint8Array, backend: Backend): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
+/**
+ * The WebGPU execution provider's options.
+ *
+ * `preferredLayout: 'NCHW'` keeps Conv, InstanceNormalization and Resize in the models' own
+ * layout. With the JSEP default ('NHWC') ORT rewrites those nodes to channels-last kernels and
+ * inserts Transposes around them, and on Chromium's SwiftShader WebGPU that path made the UNet
+ * non-deterministic and wrong: the same inputs gave two alternating outputs run to run, each off
+ * the WASM/CPU result by mean |Δε| 5e-3..2e-2 (max 0.2), which the ×14.6 one-step x0 rule turns
+ * into visibly different images. In NCHW the UNet is bit-identical run to run and within 2.6e-6
+ * of CPU onnxruntime. Measured with tests/e2e/diagnostics/ (issue 3).
+ */
+export const WEBGPU_EP: { name: 'webgpu'; preferredLayout: 'NCHW' } = { name: 'webgpu', preferredLayout: 'NCHW' };
+
+export function sessionOptions(backend: Backend): ort.InferenceSession.SessionOptions {
+  return {
     // On WebGPU, nodes the WebGPU EP lacks fall back to the CPU kernels of the same build.
-    executionProviders: backend === 'webgpu' ? ['webgpu', 'wasm'] : ['wasm'],
+    executionProviders: backend === 'webgpu' ? [WEBGPU_EP, 'wasm'] : ['wasm'],
     graphOptimizationLevel: 'all',
-  });
+  };
+}
+
+export async function createSession(bytes: Uint8Array, backend: Backend): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, sessionOptions(backend));
 }
 
 /**
