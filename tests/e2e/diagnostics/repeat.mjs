@@ -1,7 +1,9 @@
 // Runs one ONNX model several times on fixed inputs in headless Chromium (WebGPU on SwiftShader,
 // and WASM) and compares the outputs bit for bit: run to run, and WebGPU against WASM.
 //   node tests/e2e/diagnostics/repeat.mjs unet [--reps 3] [--url /scratch/x.onnx] [--fresh]
-//        [--backends webgpu,wasm] [--bundle jsep|webgpu] [--opts '{"enableMemPattern":false}'] [--save tag]
+//        [--backends webgpu,wasm] [--bundle jsep|webgpu] [--poison]
+// --poison: before each WebGPU run, run the same session once on NaN-filled float inputs, so every
+// pooled GPU buffer it frees holds NaN: a kernel that reads stale pool data then shows NaN. [--opts '{"enableMemPattern":false}'] [--save tag]
 // Feeds come from make_feeds.py ($DIAG_SCRATCH/feeds/<model>.json).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ const { values, positionals } = parseArgs({
     save: { type: 'string' },
     outputs: { type: 'string' },
     bundle: { type: 'string', default: 'jsep' },
+    poison: { type: 'boolean', default: false },
   },
 });
 const model = positionals[0];
@@ -39,15 +42,17 @@ const browser = await chromium.launch({
 const f32 = (b64) => { const b = Buffer.from(b64, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
 const hash = (b64) => createHash('sha256').update(Buffer.from(b64, 'base64')).digest('hex').slice(0, 8);
 function diff(a, b) {
-  let max = 0, sum = 0, n = 0, nan = 0;
+  let max = 0, sum = 0, n = 0, nan = 0, nanA = 0, nanB = 0;
   for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i])) nanA++;
+    if (Number.isNaN(b[i])) nanB++;
     if (Number.isNaN(a[i]) !== Number.isNaN(b[i])) { nan++; continue; }
     const d = Math.abs(a[i] - b[i]);
     if (d > 0) n++;
     if (d > max) max = d;
     sum += d || 0;
   }
-  return { max, mean: sum / a.length, nDiff: n, nan };
+  return { max, mean: sum / a.length, nDiff: n, nan, nanA, nanB };
 }
 try {
   const page = await browser.newPage();
@@ -63,8 +68,14 @@ try {
       const key = values.fresh ? `${backend}${r}` : backend;
       if (r === 0 || values.fresh) {
         const t0 = Date.now();
-        await page.evaluate(([k, u, b, o]) => window.openSession(k, u, b, o), [key, url, backend, opts]);
+        // Options apply to the WebGPU sessions only; WASM stays the plain reference.
+        await page.evaluate(([k, u, b, o]) => window.openSession(k, u, b, o), [key, url, backend, backend === 'wasm' ? {} : opts]);
         console.log(`${backend}: session in ${Date.now() - t0} ms`);
+      }
+      if (values.poison && backend !== 'wasm') {
+        const nan = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.type !== 'float32' ? v
+          : { ...v, b64: Buffer.from(new Float32Array(Buffer.from(v.b64, 'base64').length / 4).fill(NaN).buffer).toString('base64') }]));
+        await page.evaluate(([k, f, o]) => window.runSession(k, f, o), [key, nan, outNames]);
       }
       const res = await page.evaluate(([k, f, o]) => window.runSession(k, f, o), [key, feeds, outNames]);
       console.log(`${backend} run ${r}: ${res.ms.toFixed(0)} ms  ` + Object.entries(res.outputs).slice(0, 4).map(([k, v]) => `${k}=${hash(v.b64)}`).join(' '));
@@ -87,6 +98,7 @@ try {
     const unstable = new Set(row.hashes).size > 1;
     console.log(`${unstable ? 'UNSTABLE' : 'stable  '} ${row.name}: webgpu ${row.hashes.join(' ')} wasm ${row.wasm ?? '-'}`
       + (row.runToRun ? `  run-to-run max ${row.runToRun.map((d) => d.max.toExponential(2)).join('/')}` : '')
+      + (row.vsWasm ? `  NaNs ${row.vsWasm.map((d) => d.nanB).join('/')}` : '')
       + (row.vsWasm ? `  vs wasm max ${row.vsWasm.map((d) => d.max.toExponential(2)).join('/')} mean ${row.vsWasm.map((d) => d.mean.toExponential(2)).join('/')}` : ''));
   }
   if (values.save) {
