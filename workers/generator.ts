@@ -6,7 +6,7 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
-import { DeviceLostError, ModelNotLoadedError } from '../src/shared/errors';
+import { DeviceLostError, LoadCancelledError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
   Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ProgressCallback, TeacherRequest,
 } from '../src/shared/types';
@@ -44,6 +44,8 @@ export class Generator {
   private model: LoadedModel | null = null;
   private loading: { modelId: string; options: LoadOptions } | null = null;
   private deviceLost = false;
+  /** Aborts the load in progress (cancelLoad): its download stops and frees its buffers. */
+  private loadAbort: AbortController | null = null;
   private readonly queue = new SerialQueue();
   /** The last prompt's embedding: typing "cat" then changing only the seed skips the encoder. */
   private embedding: { prompt: string; data: Float32Array } | null = null;
@@ -53,10 +55,25 @@ export class Generator {
     return this.queue.run(() => this.loadNow(modelId, onProgress, options));
   }
 
+  /** Stops the running load, if any. Chunks already stored stay, so the next load resumes. */
+  cancelLoad(): void {
+    this.loadAbort?.abort();
+  }
+
   private async loadNow(modelId: string, onProgress: ProgressCallback, options: LoadOptions): Promise<LoadResult> {
     const started = performance.now();
     this.loading = { modelId, options };
     await this.release();
+    const abort = new AbortController();
+    this.loadAbort = abort;
+    try {
+      return await this.loadFiles(modelId, onProgress, options, abort.signal, started);
+    } finally {
+      if (this.loadAbort === abort) this.loadAbort = null;
+    }
+  }
+
+  private async loadFiles(modelId: string, onProgress: ProgressCallback, options: LoadOptions, signal: AbortSignal, started: number): Promise<LoadResult> {
 
     const entry = await findModel(modelsBase(), modelId);
     const { manifest, baseUrl } = await fetchManifest(modelsBase(), entry);
@@ -64,11 +81,14 @@ export class Generator {
 
     const sources: Record<string, FileSource> = {};
     const discarded: string[] = [];
+    const resumed: Record<string, number> = {};
     let cached = true;
     const fetchFile = async (file: string) => {
-      const f = await loadModelFile(manifest, baseUrl, file, onProgress);
+      if (signal.aborted) throw new LoadCancelledError('loading was stopped');
+      const f = await loadModelFile(manifest, baseUrl, file, onProgress, signal);
       sources[file] = f.source;
       if (f.discarded) discarded.push(file);
+      if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
       cached &&= f.cached;
       return f.bytes;
     };
@@ -104,6 +124,7 @@ export class Generator {
       sources,
       discarded,
       cached,
+      resumed,
       hasTeacher: teacherBytes !== null,
       teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,
       width: manifest.output.width,

@@ -49,6 +49,16 @@ const api = {
   async clearCache(): Promise<void> {
     await clearCached();
   },
+  /** Stops a model download in progress (its stored chunks stay for the next load to resume). */
+  cancelLoad(): void {
+    generator.cancelLoad();
+  },
+  /** Test hook: an uncaught error, as a real crash would raise; the UI's supervisor replaces this worker. */
+  crashForTest(): void {
+    setTimeout(() => {
+      throw new Error('crash requested by a test hook');
+    }, 0);
+  },
 };
 
 export type GeneratorApi = typeof api;

@@ -1,0 +1,96 @@
+// Memory of the page and its workers, measured from outside: V8 heap of the page (CDP on the
+// page) and of every dedicated worker (the generator and ORT's thread workers, reached through
+// the browser's CDP target list), each after a forced GC; plus the resident size of Chromium's
+// renderer processes (/proc), which also counts WASM memory and buffers outside the JS heap.
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Sends CDP commands to worker targets through the browser session (non-flat attach). */
+async function workerSessions(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  const pending = new Map();
+  let nextId = 1;
+  cdp.on('Target.receivedMessageFromTarget', ({ sessionId, message }) => {
+    const msg = JSON.parse(message);
+    const key = `${sessionId}:${msg.id}`;
+    if (msg.id !== undefined && pending.has(key)) {
+      pending.get(key)(msg);
+      pending.delete(key);
+    }
+  });
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  const sessions = [];
+  for (const t of targetInfos.filter((t) => t.type === 'worker')) {
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: t.targetId, flatten: false });
+    sessions.push({ url: t.url, sessionId });
+  }
+  const send = (sessionId, method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`${method} on worker timed out`)), 60_000);
+      pending.set(`${sessionId}:${id}`, (msg) => {
+        clearTimeout(timer);
+        msg.error ? reject(new Error(msg.error.message)) : resolve(msg.result);
+      });
+      cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
+    });
+  return { cdp, sessions, send };
+}
+
+function rendererRssBytes(browserPid) {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('--type=renderer')) continue;
+      if (browserPid && !isDescendant(Number(pid), browserPid)) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (rss) total += Number(rss[1]) * 1024;
+    } catch {
+      /* process went away */
+    }
+  }
+  return total;
+}
+
+function isDescendant(pid, ancestor) {
+  for (let p = pid, i = 0; p > 1 && i < 20; i++) {
+    if (p === ancestor) return true;
+    try {
+      p = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** { pageHeap, workerHeap, workers, rss } in bytes, after a GC in every isolate. */
+export async function measureMemory(browser, page) {
+  const pageCdp = await page.context().newCDPSession(page);
+  await pageCdp.send('HeapProfiler.collectGarbage');
+  const p = await pageCdp.send('Runtime.getHeapUsage');
+  await pageCdp.detach();
+  const w = await workerSessions(browser);
+  let workerHeap = 0;
+  let workerBacking = 0;
+  try {
+    for (const s of w.sessions) {
+      await w.send(s.sessionId, 'HeapProfiler.collectGarbage').catch(() => undefined);
+      const u = await w.send(s.sessionId, 'Runtime.getHeapUsage');
+      workerHeap += u.usedSize;
+      workerBacking += u.backingStorageSize ?? 0;
+    }
+  } finally {
+    await w.cdp.detach().catch(() => undefined);
+  }
+  return {
+    pageHeap: p.usedSize,
+    pageBacking: p.backingStorageSize ?? 0,
+    workerHeap,
+    workerBacking,
+    workers: w.sessions.length,
+    rss: rendererRssBytes(browser.process?.()?.pid),
+  };
+}
+
+export const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
