@@ -76,6 +76,8 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   (req, result) => {
     const image = result.images[0];
     paint(output, image);
+    // The worker moved to WASM after losing the GPU device: say so instead of claiming WebGPU.
+    if (model && result.backend !== model.backend) model = { ...model, backend: result.backend, backendNote: 'the GPU stopped responding, so it switched' };
     generation += 1;
     lastPainted = { prompt: req.prompt, seed: image.seed };
     // Test hooks and a record of what is on screen; textContent-safe data attributes only.

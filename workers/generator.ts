@@ -165,44 +165,69 @@ export class Generator {
   }
 
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
-    return this.queue.run(async () => {
-      await this.recoverIfLost();
-      const m = this.requireModel();
-      const t0 = performance.now();
-      const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
-      const seed = normalizeSeed(req.seed);
-      const { data: emb, ms: encodeMs } = await this.embed(m, req.prompt);
+    return this.queue.run(() => this.withDeviceRecovery(() => this.generateNow(req, onProgress)));
+  }
 
-      const { channels, height, width } = m.manifest.latent;
-      const latentSize = channels * height * width;
-      const noise = new Float32Array(count * latentSize);
-      const embBatch = new Float32Array(count * emb.length);
-      for (let i = 0; i < count; i++) {
-        // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
-        noise.set(gaussianNoise((seed + i) >>> 0, latentSize), i * latentSize);
-        embBatch.set(emb, i * emb.length);
-      }
-      onProgress?.({ phase: 'generate', step: 0, steps: 1 });
-      const t1 = performance.now();
-      const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, count);
-      const t2 = performance.now();
-      const rgb = await decodeLatents(m.decoder, m.manifest, x0, count);
-      const t3 = performance.now();
-      onProgress?.({ phase: 'generate', step: 1, steps: 1 });
-      return {
-        prompt: req.prompt,
-        images: this.toImages(m, rgb, count, seed),
-        backend: m.backend,
-        ms: performance.now() - t0,
-        stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
-        steps: 1,
-      };
-    });
+  /**
+   * Runs `job`; if it failed because the GPU device was lost during the run (the loss is reported
+   * a moment after the failing call), reload on WASM and run it once more, so the user sees an
+   * image instead of an error.
+   */
+  private async withDeviceRecovery<T>(job: () => Promise<T>): Promise<T> {
+    await this.recoverIfLost();
+    try {
+      return await job();
+    } catch (err) {
+      if (this.model?.backend !== 'webgpu' || !(await this.lostWithin(250))) throw err;
+      this.deviceLost = true;
+      await this.recoverIfLost();
+      return job();
+    }
+  }
+
+  private async lostWithin(ms: number): Promise<boolean> {
+    if (this.deviceLost) return true;
+    const device = await ortWebGpuDevice();
+    if (!device) return false;
+    const lost = device.lost.then((info) => info.reason !== 'destroyed');
+    return Promise.race([lost, new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  }
+
+  private async generateNow(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
+    const m = this.requireModel();
+    const t0 = performance.now();
+    const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
+    const seed = normalizeSeed(req.seed);
+    const { data: emb, ms: encodeMs } = await this.embed(m, req.prompt);
+
+    const { channels, height, width } = m.manifest.latent;
+    const latentSize = channels * height * width;
+    const noise = new Float32Array(count * latentSize);
+    const embBatch = new Float32Array(count * emb.length);
+    for (let i = 0; i < count; i++) {
+      // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
+      noise.set(gaussianNoise((seed + i) >>> 0, latentSize), i * latentSize);
+      embBatch.set(emb, i * emb.length);
+    }
+    onProgress?.({ phase: 'generate', step: 0, steps: 1 });
+    const t1 = performance.now();
+    const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, count);
+    const t2 = performance.now();
+    const rgb = await decodeLatents(m.decoder, m.manifest, x0, count);
+    const t3 = performance.now();
+    onProgress?.({ phase: 'generate', step: 1, steps: 1 });
+    return {
+      prompt: req.prompt,
+      images: this.toImages(m, rgb, count, seed),
+      backend: m.backend,
+      ms: performance.now() - t0,
+      stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
+      steps: 1,
+    };
   }
 
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
-    return this.queue.run(async () => {
-      await this.recoverIfLost();
+    return this.queue.run(() => this.withDeviceRecovery(async () => {
       const m = this.requireModel();
       if (!m.teacherBytes || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
       m.teacher ??= await createSession(m.teacherBytes, m.backend);
@@ -228,7 +253,7 @@ export class Generator {
         stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
         steps,
       };
-    });
+    }));
   }
 
   private toImages(m: LoadedModel, rgb: Float32Array, count: number, seed: number) {

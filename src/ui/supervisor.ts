@@ -59,8 +59,8 @@ export class SupervisedGenerator {
 
   private crashed(inc: Incarnation, reason: string): void {
     if (this.current !== inc) return; // already replaced
+    // terminate() is enough: Comlink's releaseProxy would wait for a reply the dead worker never sends.
     inc.worker.terminate();
-    inc.api[Comlink.releaseProxy]();
     inc.kill(new WorkerCrashedError(reason));
     const now = Date.now();
     this.crashTimes.push(now);

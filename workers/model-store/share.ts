@@ -4,6 +4,7 @@
  *  - Across tabs (each has its own worker): a Web Lock per file, so a second tab waits for the
  *    first tab's download and then reads the stored file instead of fetching it again.
  */
+import { LoadCancelledError } from '../../src/shared/errors';
 
 export function singleFlight<T>(): (key: string, job: () => Promise<T>) => Promise<T> {
   const inFlight = new Map<string, Promise<T>>();
@@ -29,5 +30,11 @@ export async function withFileLock<T>(name: string, signal: AbortSignal | undefi
     result = await job(false);
   });
   if (ran) return result as T;
-  return locks.request(name, { signal }, () => job(true)) as Promise<T>;
+  try {
+    return (await locks.request(name, { signal }, () => job(true))) as T;
+  } catch (err) {
+    // Cancelled while waiting for the other tab: the same named error as a cancelled download.
+    if (signal?.aborted) throw new LoadCancelledError('stopped while another tab was downloading the file');
+    throw err;
+  }
 }

@@ -21,12 +21,12 @@ async function workerSessions(browser) {
   const sessions = [];
   for (const t of targetInfos.filter((t) => t.type === 'worker')) {
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: t.targetId, flatten: false });
-    sessions.push({ url: t.url, sessionId });
+    sessions.push({ url: t.url, title: t.title, sessionId });
   }
-  const send = (sessionId, method, params = {}) =>
+  const send = (sessionId, method, params = {}, timeoutMs = 15_000) =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      const timer = setTimeout(() => reject(new Error(`${method} on worker timed out`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`${method} on worker timed out`)), timeoutMs);
       pending.set(`${sessionId}:${id}`, (msg) => {
         clearTimeout(timer);
         msg.error ? reject(new Error(msg.error.message)) : resolve(msg.result);
@@ -64,7 +64,12 @@ function isDescendant(pid, ancestor) {
   return false;
 }
 
-/** { pageHeap, workerHeap, workers, rss } in bytes, after a GC in every isolate. */
+/**
+ * { pageHeap, workerHeap, workers, rss } in bytes, after a GC in every isolate that answers.
+ * ORT's idle thread workers sit in Atomics.wait and cannot answer the debugger; they hold no JS
+ * objects of ours (their WASM memory is shared and shows in the renderer's RSS), so they are
+ * skipped and counted in `skipped`.
+ */
 export async function measureMemory(browser, page) {
   const pageCdp = await page.context().newCDPSession(page);
   await pageCdp.send('HeapProfiler.collectGarbage');
@@ -73,12 +78,20 @@ export async function measureMemory(browser, page) {
   const w = await workerSessions(browser);
   let workerHeap = 0;
   let workerBacking = 0;
+  let measured = 0;
+  const names = [];
   try {
     for (const s of w.sessions) {
-      await w.send(s.sessionId, 'HeapProfiler.collectGarbage').catch(() => undefined);
-      const u = await w.send(s.sessionId, 'Runtime.getHeapUsage');
-      workerHeap += u.usedSize;
-      workerBacking += u.backingStorageSize ?? 0;
+      try {
+        await w.send(s.sessionId, 'HeapProfiler.collectGarbage');
+        const u = await w.send(s.sessionId, 'Runtime.getHeapUsage');
+        workerHeap += u.usedSize;
+        workerBacking += u.backingStorageSize ?? 0;
+        measured += 1;
+        names.push(s.title || s.url);
+      } catch {
+        /* a thread worker blocked in Atomics.wait */
+      }
     }
   } finally {
     await w.cdp.detach().catch(() => undefined);
@@ -88,7 +101,9 @@ export async function measureMemory(browser, page) {
     pageBacking: p.backingStorageSize ?? 0,
     workerHeap,
     workerBacking,
-    workers: w.sessions.length,
+    workers: measured,
+    workerNames: names,
+    skipped: w.sessions.length - measured,
     rss: rendererRssBytes(browser.process?.()?.pid),
   };
 }

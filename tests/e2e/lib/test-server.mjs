@@ -15,7 +15,17 @@ const TYPES = {
 
 /** The headers the preview server sends with the app (COOP, COEP, CSP, …). */
 export async function headersOf(previewUrl) {
-  const res = await fetch(previewUrl);
+  let res;
+  // A reused keep-alive socket the server already closed fails once ("fetch failed"): retry.
+  for (let i = 0; ; i++) {
+    try {
+      res = await fetch(previewUrl, { headers: { connection: 'close' } });
+      break;
+    } catch (err) {
+      if (i === 2) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   await res.arrayBuffer();
   const keep = ['cross-origin-opener-policy', 'cross-origin-embedder-policy', 'content-security-policy', 'referrer-policy', 'x-content-type-options', 'cross-origin-resource-policy'];
   return Object.fromEntries(keep.filter((h) => res.headers.has(h)).map((h) => [h, res.headers.get(h)]));

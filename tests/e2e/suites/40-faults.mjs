@@ -59,8 +59,12 @@ export async function run({ baseUrl, root }) {
     assert(reqs[0].cut && reqs[0].range === null, 'the first was a full GET, cut');
     assert(reqs[1].range === `bytes=${stored}-` && reqs[1].status === 206, `the retry asked for bytes=${stored}- and got 206 (${reqs[1].range}, ${reqs[1].status})`);
     assert(reqs[1].sent === file.bytes - stored, `the retry sent only the missing ${file.bytes - stored} bytes (${reqs[1].sent})`);
+    // What arrived before the cut is kept up to the last whole chunk (the browser may also drop
+    // data still in flight when the connection breaks): at most ~2 chunks are fetched twice.
     const total = reqs.reduce((s, r) => s + r.sent, 0);
-    assert(total < file.bytes + 4 * MiB, `bytes served for the file ${total} < size ${file.bytes} + one chunk`);
+    console.log(`    stored before the cut: ${stored} of ${reqs[0].sent} bytes received; served in all ${total} for a ${file.bytes}-byte file`);
+    assert(stored >= reqs[0].sent - 2 * 4 * MiB, `kept what had arrived (${stored} of ${reqs[0].sent})`);
+    assert(total < file.bytes + 2 * 4 * MiB, `bytes served for the file ${total} < size ${file.bytes} + two chunks`);
     assert((await page.getAttribute('#files li[data-file="text_encoder"]', 'data-resumed')) === String(stored), 'the file list says it resumed');
     const keysAfter = await idbKeys(page);
     assert(keysAfter.includes('onestep-emoji@1/text_encoder') && !keysAfter.some((k) => k.endsWith('~partial')), 'stored completely, partial record gone');
@@ -116,9 +120,8 @@ export async function run({ baseUrl, root }) {
     const cdp = await context.newCDPSession(page);
     const origin = new URL(server.url).origin;
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 2 * MiB });
+    // (storage.estimate() still reports the real quota; writes past 2 MiB fail with QuotaExceededError.)
     await page.goto(url);
-    const quota = await page.evaluate(async () => (await navigator.storage.estimate()).quota);
-    assert(quota <= 2 * MiB, `quota is tiny (${quota})`);
     const r = await loadOutcome(page);
     assert(r.state !== 'error', `no broken page: "${r.text}"`);
     assert((await page.getAttribute('#status', 'data-cached')) === 'false', 'load reports the model is not cached');
@@ -126,8 +129,11 @@ export async function run({ baseUrl, root }) {
     assert(img.std > 8, 'image painted from memory');
     const text = await page.textContent('#status');
     assert(/running from memory/.test(text) && /no room/.test(text), `status says so: "${text}"`);
+    // A small file may have fitted (tokenizer); nothing half-stored may remain of the others.
     const keys = await idbKeys(page);
-    assert(!keys.some((k) => k.includes('#') || k.endsWith('~partial')), `no partial chunks left behind: ${keys.length} keys`);
+    const orphans = keys.filter((k) => k.endsWith('~partial') || (k.includes('#') && !keys.includes(k.split('#')[0])));
+    console.log(`    stored under the tiny quota: ${JSON.stringify(keys)}`);
+    assert(orphans.length === 0, `no partial chunks left behind: ${JSON.stringify(orphans)}`);
     await context.close();
   }, { timeoutMs: 600_000 });
 

@@ -50,9 +50,15 @@ export async function run({ baseUrl, timings }) {
     const base = await measureMemory(browser, page);
     let last = first;
     const t0 = Date.now();
+    console.log(`    after ${BATCH}: page heap ${mb(base.pageHeap)}, worker heap ${mb(base.workerHeap)} (${base.workers} worker(s) answered: ${base.workerNames.join(', ')}; ${base.skipped} ORT thread(s) skipped), renderer RSS ${mb(base.rss)}, median ${median(first).toFixed(0)} ms`);
     for (let start = BATCH; start < total; start += BATCH) {
       last = await batch(start, Math.min(BATCH, total - start));
-      if ((start / BATCH) % 5 === 0) console.log(`    … ${start + last.length} images, median ${median(last).toFixed(0)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      const done = start + last.length;
+      if (done % 500 === 0 && done < total) {
+        // Intermediate figures, so a run cut short still shows the trend.
+        const m = await measureMemory(browser, page);
+        console.log(`    after ${done}: page heap ${mb(m.pageHeap)}, worker heap ${mb(m.workerHeap)}, renderer RSS ${mb(m.rss)}, median ${median(last).toFixed(0)} ms (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      }
     }
     const end = await measureMemory(browser, page);
     const generation = Number(await page.getAttribute('#output', 'data-generation'));
@@ -69,6 +75,7 @@ export async function run({ baseUrl, timings }) {
     figures.rssGrowth = `${(((end.rss - base.rss) / base.rss) * 100).toFixed(2)} % (${mb(base.rss)} → ${mb(end.rss)})`;
     console.log(`    endurance figures: ${JSON.stringify(figures, null, 1).replace(/\n\s*/g, ' ')}`);
     timings.endurance = figures;
+    assert(end.workers >= 1 && base.workers >= 1, 'the generator worker heap was measured');
     assert(generation >= total, `${total} images painted (${generation})`);
     // "Within a few percent": 5 %, with 1 MB of slack for GC timing on heaps of a few MB.
     assert(jsEnd <= jsBase * 1.05 + 1024 * 1024, `JS heap (page + workers) bounded: ${figures.jsHeapGrowth}`);
