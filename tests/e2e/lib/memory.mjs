@@ -2,7 +2,7 @@
 // page) and of every dedicated worker (the generator and ORT's thread workers, reached through
 // the browser's CDP target list), each after a forced GC; plus the resident size of Chromium's
 // renderer processes (/proc), which also counts WASM memory and buffers outside the JS heap.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /** Sends CDP commands to worker targets through the browser session (non-flat attach). */
 async function workerSessions(browser) {
@@ -36,32 +36,24 @@ async function workerSessions(browser) {
   return { cdp, sessions, send };
 }
 
-function rendererRssBytes(browserPid) {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('--type=renderer')) continue;
-      if (browserPid && !isDescendant(Number(pid), browserPid)) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (rss) total += Number(rss[1]) * 1024;
-    } catch {
-      /* process went away */
+/** Resident bytes of this browser's renderer processes (their ids come from the browser itself). */
+async function rendererRssBytes(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+    let total = 0;
+    for (const p of processInfo.filter((p) => p.type === 'renderer')) {
+      try {
+        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.id}/status`, 'utf8'));
+        if (rss) total += Number(rss[1]) * 1024;
+      } catch {
+        /* process went away */
+      }
     }
+    return total;
+  } finally {
+    await cdp.detach().catch(() => undefined);
   }
-  return total;
-}
-
-function isDescendant(pid, ancestor) {
-  for (let p = pid, i = 0; p > 1 && i < 20; i++) {
-    if (p === ancestor) return true;
-    try {
-      p = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-    } catch {
-      return false;
-    }
-  }
-  return false;
 }
 
 /**
@@ -104,7 +96,7 @@ export async function measureMemory(browser, page) {
     workers: measured,
     workerNames: names,
     skipped: w.sessions.length - measured,
-    rss: rendererRssBytes(browser.process?.()?.pid),
+    rss: await rendererRssBytes(browser),
   };
 }
 
