@@ -10,8 +10,11 @@ import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { errorMessage } from './ui/error-message';
 import { describeProgress, formatBytes } from './ui/format';
+import { startOfflineSupport } from './ui/pwa';
 import { readShared, writeShared } from './ui/share-link';
-import { startGenerator } from './ui/worker-client';
+import { SupervisedGenerator } from './ui/supervisor';
+import { installTestHooks } from './ui/test-hooks';
+import { createGeneratorWorker } from './ui/worker-client';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const promptInput = $<HTMLInputElement>('prompt');
@@ -29,8 +32,20 @@ const buttons = {
   clear: $<HTMLButtonElement>('clear'),
 };
 
-const generator = startGenerator();
+// A crashed worker is replaced by the supervisor; the page then loads the model into the new one.
+const generator = new SupervisedGenerator(createGeneratorWorker, {
+  onRestart(reason) {
+    model = null;
+    setStatus(errorMessage({ name: 'WorkerCrashedError', message: reason }), 'loading');
+    void loadModel();
+  },
+  onGiveUp(reason) {
+    model = null;
+    setStatus(`The image engine keeps stopping (${reason}). Reload the page to try again.`, 'error');
+  },
+});
 let model: LoadResult | null = null;
+let loadRequest: { modelId: string; backend: 'auto' | 'webgpu' | 'wasm'; threads?: number } | null = null;
 let generation = 0;
 let lastPainted: { prompt: string; seed: number } | null = null;
 
@@ -50,7 +65,7 @@ function readyLine(r: GenerateResult | null): string {
   const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
   const why = model.backendNote ? ` — ${model.backendNote}` : '';
   const ms = r ? ` · ${Math.round(r.ms / r.images.length)} ms per image` : '';
-  const mem = model.cached ? '' : ' · running from memory (no room to save the model)';
+  const mem = model.cached ? '' : ' · running from memory: no room to save the model on this device, so it downloads again next visit';
   return `${backend}${why} · ${model.name}${ms}${mem}`;
 }
 
@@ -61,6 +76,8 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   (req, result) => {
     const image = result.images[0];
     paint(output, image);
+    // The worker moved to WASM after losing the GPU device: say so instead of claiming WebGPU.
+    if (model && result.backend !== model.backend) model = { ...model, backend: result.backend, backendNote: 'the GPU stopped responding, so it switched' };
     generation += 1;
     lastPainted = { prompt: req.prompt, seed: image.seed };
     // Test hooks and a record of what is on screen; textContent-safe data attributes only.
@@ -76,7 +93,8 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
     buttons.compare.disabled = !model?.hasTeacher;
   },
-  (_req, err) => setStatus(errorMessage(err), 'error'),
+  // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
+  (_req, err) => setStatus(errorMessage(err), (err as { name?: string }).name === 'WorkerCrashedError' ? 'loading' : 'error'),
 );
 
 let debounce = 0;
@@ -210,7 +228,9 @@ function showFiles(r: LoadResult): void {
       li.dataset.file = file;
       li.dataset.source = source;
       const again = r.discarded.includes(file) ? ' (saved copy was damaged, fetched again)' : '';
-      li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}`;
+      const resumed = r.resumed[file] ? ` (resumed: ${formatBytes(r.resumed[file])} were already saved)` : '';
+      if (r.resumed[file]) li.dataset.resumed = String(r.resumed[file]);
+      li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}${resumed}`;
       return li;
     }),
   );
@@ -228,6 +248,66 @@ async function defaultModelId(): Promise<string> {
   }
 }
 
+/** Loads the chosen model into the (current) worker; used at start and after a worker restart. */
+async function loadModel(): Promise<void> {
+  if (!loadRequest) return;
+  const onProgress = Comlink.proxy((p: Progress) => {
+    setStatus(describeProgress(p), 'loading');
+    if (p.phase === 'download') {
+      progress.hidden = false;
+      progress.value = p.total ? p.loaded / p.total : 0;
+    }
+  });
+  try {
+    model = await generator.load(loadRequest.modelId, onProgress, { backend: loadRequest.backend, threads: loadRequest.threads });
+    progress.hidden = true;
+    status.dataset.backend = model.backend;
+    status.dataset.loadMs = String(model.loadMs);
+    status.dataset.cached = String(model.cached);
+    delete status.dataset.error;
+    showFiles(model);
+    setStatus(readyLine(null), 'ready');
+    void showStorage().catch(() => undefined);
+    promptInput.focus();
+    requestImage();
+  } catch (err) {
+    progress.hidden = true;
+    // A crash during the load is handled by the restart (which loads again); say nothing twice.
+    if ((err as { name?: string }).name === 'WorkerCrashedError') return;
+    setStatus(errorMessage(err), 'error');
+    status.dataset.error = (err as { name?: string }).name ?? 'Error';
+  }
+}
+
+// ---- offline support (service worker) ---------------------------------------------------------
+
+const appState = $<HTMLParagraphElement>('app-state');
+const appReload = $<HTMLButtonElement>('app-reload');
+startOfflineSupport({
+  show(state, text, reload) {
+    appState.hidden = false;
+    appState.dataset.state = state;
+    $('app-state-text').textContent = text;
+    appReload.hidden = !reload;
+    appReload.onclick = reload ?? null;
+  },
+});
+$('build').textContent = `Onestep build ${__ONESTEP_BUILD__}`;
+document.documentElement.dataset.build = __ONESTEP_BUILD__;
+
+installTestHooks({
+  async paint(prompt, seed) {
+    promptInput.value = prompt;
+    seedInput.value = String(seed);
+    typing.submit({ prompt, seed, count: 1 });
+    await typing.idle();
+    return { ms: Number(status.dataset.ms), generation, state: status.dataset.state ?? '' };
+  },
+  crashWorker: () => generator.crashForTest(),
+  killWorker: () => generator.killForTest(),
+  restarts: () => generator.restarts,
+});
+
 async function boot(): Promise<void> {
   const shared = readShared(location.hash);
   promptInput.value = shared.prompt;
@@ -241,30 +321,8 @@ async function boot(): Promise<void> {
   const threads = Number(params.get('threads')) || undefined;
   // Benchmarks (bench/run.mjs) drive the worker directly through this hook; only with ?bench=1.
   if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint } });
-  const modelId = params.get('model') ?? (await defaultModelId());
-
-  const onProgress = Comlink.proxy((p: Progress) => {
-    setStatus(describeProgress(p), 'loading');
-    if (p.phase === 'download') {
-      progress.hidden = false;
-      progress.value = p.total ? p.loaded / p.total : 0;
-    }
-  });
-  try {
-    model = await generator.load(modelId, onProgress, { backend, threads });
-    progress.hidden = true;
-    status.dataset.backend = model.backend;
-    status.dataset.loadMs = String(model.loadMs);
-    showFiles(model);
-    setStatus(readyLine(null), 'ready');
-    void showStorage();
-    promptInput.focus();
-    requestImage();
-  } catch (err) {
-    progress.hidden = true;
-    setStatus(errorMessage(err), 'error');
-    status.dataset.error = (err as { name?: string }).name ?? 'Error';
-  }
+  loadRequest = { modelId: params.get('model') ?? (await defaultModelId()), backend, threads };
+  await loadModel();
 }
 
 void boot();

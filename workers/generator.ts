@@ -6,7 +6,7 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
-import { DeviceLostError, ModelNotLoadedError } from '../src/shared/errors';
+import { DeviceLostError, LoadCancelledError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
   Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ProgressCallback, TeacherRequest,
 } from '../src/shared/types';
@@ -47,6 +47,8 @@ export class Generator {
   private model: LoadedModel | null = null;
   private loading: { modelId: string; options: LoadOptions } | null = null;
   private deviceLost = false;
+  /** Aborts the load in progress (cancelLoad): its download stops and frees its buffers. */
+  private loadAbort: AbortController | null = null;
   private readonly queue = new SerialQueue();
   /** The last prompt's embedding: typing "cat" then changing only the seed skips the encoder. */
   private embedding: { prompt: string; data: Float32Array } | null = null;
@@ -56,10 +58,25 @@ export class Generator {
     return this.queue.run(() => this.loadNow(modelId, onProgress, options));
   }
 
+  /** Stops the running load, if any. Chunks already stored stay, so the next load resumes. */
+  cancelLoad(): void {
+    this.loadAbort?.abort();
+  }
+
   private async loadNow(modelId: string, onProgress: ProgressCallback, options: LoadOptions): Promise<LoadResult> {
     const started = performance.now();
     this.loading = { modelId, options };
     await this.release();
+    const abort = new AbortController();
+    this.loadAbort = abort;
+    try {
+      return await this.loadFiles(modelId, onProgress, options, abort.signal, started);
+    } finally {
+      if (this.loadAbort === abort) this.loadAbort = null;
+    }
+  }
+
+  private async loadFiles(modelId: string, onProgress: ProgressCallback, options: LoadOptions, signal: AbortSignal, started: number): Promise<LoadResult> {
 
     const entry = await findModel(modelsBase(), modelId);
     const { manifest, baseUrl } = await fetchManifest(modelsBase(), entry);
@@ -67,11 +84,14 @@ export class Generator {
 
     const sources: Record<string, FileSource> = {};
     const discarded: string[] = [];
+    const resumed: Record<string, number> = {};
     let cached = true;
     const fetchFile = async (file: string) => {
-      const f = await loadModelFile(manifest, baseUrl, file, onProgress);
+      if (signal.aborted) throw new LoadCancelledError('loading was stopped');
+      const f = await loadModelFile(manifest, baseUrl, file, onProgress, signal);
       sources[file] = f.source;
       if (f.discarded) discarded.push(file);
+      if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
       cached &&= f.cached;
       return f.bytes;
     };
@@ -118,6 +138,7 @@ export class Generator {
       sources,
       discarded,
       cached,
+      resumed,
       hasTeacher: teacherBytes !== null,
       teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,
       width: manifest.output.width,
@@ -158,44 +179,69 @@ export class Generator {
   }
 
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
-    return this.queue.run(async () => {
-      await this.recoverIfLost();
-      const m = this.requireModel();
-      const t0 = performance.now();
-      const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
-      const seed = normalizeSeed(req.seed);
-      const { data: emb, ms: encodeMs } = await this.embed(m, req.prompt);
+    return this.queue.run(() => this.withDeviceRecovery(() => this.generateNow(req, onProgress)));
+  }
 
-      const { channels, height, width } = m.manifest.latent;
-      const latentSize = channels * height * width;
-      const noise = new Float32Array(count * latentSize);
-      const embBatch = new Float32Array(count * emb.length);
-      for (let i = 0; i < count; i++) {
-        // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
-        noise.set(gaussianNoise((seed + i) >>> 0, latentSize), i * latentSize);
-        embBatch.set(emb, i * emb.length);
-      }
-      onProgress?.({ phase: 'generate', step: 0, steps: 1 });
-      const t1 = performance.now();
-      const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, count);
-      const t2 = performance.now();
-      const rgb = await decodeLatents(m.decoder, m.manifest, x0, count);
-      const t3 = performance.now();
-      onProgress?.({ phase: 'generate', step: 1, steps: 1 });
-      return {
-        prompt: req.prompt,
-        images: this.toImages(m, rgb, count, seed),
-        backend: m.backend,
-        ms: performance.now() - t0,
-        stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
-        steps: 1,
-      };
-    });
+  /**
+   * Runs `job`; if it failed because the GPU device was lost during the run (the loss is reported
+   * a moment after the failing call), reload on WASM and run it once more, so the user sees an
+   * image instead of an error.
+   */
+  private async withDeviceRecovery<T>(job: () => Promise<T>): Promise<T> {
+    await this.recoverIfLost();
+    try {
+      return await job();
+    } catch (err) {
+      if (this.model?.backend !== 'webgpu' || !(await this.lostWithin(250))) throw err;
+      this.deviceLost = true;
+      await this.recoverIfLost();
+      return job();
+    }
+  }
+
+  private async lostWithin(ms: number): Promise<boolean> {
+    if (this.deviceLost) return true;
+    const device = await ortWebGpuDevice();
+    if (!device) return false;
+    const lost = device.lost.then((info) => info.reason !== 'destroyed');
+    return Promise.race([lost, new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  }
+
+  private async generateNow(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
+    const m = this.requireModel();
+    const t0 = performance.now();
+    const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
+    const seed = normalizeSeed(req.seed);
+    const { data: emb, ms: encodeMs } = await this.embed(m, req.prompt);
+
+    const { channels, height, width } = m.manifest.latent;
+    const latentSize = channels * height * width;
+    const noise = new Float32Array(count * latentSize);
+    const embBatch = new Float32Array(count * emb.length);
+    for (let i = 0; i < count; i++) {
+      // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
+      noise.set(gaussianNoise((seed + i) >>> 0, latentSize), i * latentSize);
+      embBatch.set(emb, i * emb.length);
+    }
+    onProgress?.({ phase: 'generate', step: 0, steps: 1 });
+    const t1 = performance.now();
+    const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, count);
+    const t2 = performance.now();
+    const rgb = await decodeLatents(m.decoder, m.manifest, x0, count);
+    const t3 = performance.now();
+    onProgress?.({ phase: 'generate', step: 1, steps: 1 });
+    return {
+      prompt: req.prompt,
+      images: this.toImages(m, rgb, count, seed),
+      backend: m.backend,
+      ms: performance.now() - t0,
+      stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
+      steps: 1,
+    };
   }
 
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
-    return this.queue.run(async () => {
-      await this.recoverIfLost();
+    return this.queue.run(() => this.withDeviceRecovery(async () => {
       const m = this.requireModel();
       if (!m.teacherBytes || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
       m.teacher ??= await createSession(m.teacherBytes, m.backend);
@@ -221,7 +267,7 @@ export class Generator {
         stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
         steps,
       };
-    });
+    }));
   }
 
   /** Bench only (bench-hooks.ts): the raw session.run times of one image, in the same queue. */

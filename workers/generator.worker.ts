@@ -56,6 +56,16 @@ const api = {
   benchMatmul(modelBytes: Uint8Array, n: number, reps: number) {
     return generator.benchMatmul(modelBytes, n, reps);
   },
+  /** Stops a model download in progress (its stored chunks stay for the next load to resume). */
+  cancelLoad(): void {
+    generator.cancelLoad();
+  },
+  /** Test hook: an uncaught error, as a real crash would raise; the UI's supervisor replaces this worker. */
+  crashForTest(): void {
+    setTimeout(() => {
+      throw new Error('crash requested by a test hook');
+    }, 0);
+  },
 };
 
 export type GeneratorApi = typeof api;

@@ -15,7 +15,9 @@ export type OnestepErrorName =
   | 'WebGPUUnavailableError'
   | 'Fp16UnsupportedError'
   | 'DeviceLostError'
-  | 'ModelNotLoadedError';
+  | 'ModelNotLoadedError'
+  | 'LoadCancelledError'
+  | 'WorkerCrashedError';
 
 abstract class OnestepError extends Error {
   abstract override readonly name: OnestepErrorName;
@@ -71,6 +73,16 @@ export class DeviceLostError extends OnestepError {
 /** generate() was called before load() finished. */
 export class ModelNotLoadedError extends OnestepError {
   override readonly name = 'ModelNotLoadedError' as const;
+}
+
+/** cancelLoad() stopped a load; completed chunks stay stored, so the next load resumes. */
+export class LoadCancelledError extends OnestepError {
+  override readonly name = 'LoadCancelledError' as const;
+}
+
+/** The generator worker died (uncaught error, out of memory); the UI starts a new one. */
+export class WorkerCrashedError extends OnestepError {
+  override readonly name = 'WorkerCrashedError' as const;
 }
 
 /** True for the QuotaExceededError DOMException that IndexedDB throws when storage is full. */

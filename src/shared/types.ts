@@ -11,7 +11,7 @@ export type Backend = 'webgpu' | 'wasm';
 
 /** Progress is a tagged union, never free text: the UI renders each phase its own way. */
 export type Progress =
-  | { phase: 'download'; file: string; loaded: number; total: number; bytesPerSecond: number }
+  | { phase: 'download'; file: string; loaded: number; total: number; bytesPerSecond: number; resumedFrom: number }
   | { phase: 'verify'; file: string }
   | { phase: 'cache'; file: string; action: 'hit' | 'miss' | 'store' | 'discard' | 'memory-only' }
   | { phase: 'session'; file: string; backend: Backend }
@@ -102,6 +102,8 @@ export interface LoadResult {
   discarded: string[];
   /** False when IndexedDB refused the write: the model runs from memory this visit. */
   cached: boolean;
+  /** Files whose download resumed from bytes an earlier, interrupted try had stored (file → bytes). */
+  resumed: Record<string, number>;
   hasTeacher: boolean;
   teacherDefaults: { steps: number; guidance: number } | null;
   width: number;

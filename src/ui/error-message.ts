@@ -8,9 +8,9 @@ export function errorMessage(err: unknown): string {
     case 'ManifestError':
       return `This model's description is broken, so it cannot run (${detail}).`;
     case 'IntegrityError':
-      return `A model file did not match its checksum even after downloading it again (${detail}).`;
+      return `A downloaded model file is damaged or not the expected file (wrong checksum), so it was thrown away and nothing of it was kept (${detail}).`;
     case 'DownloadError':
-      return `Downloading the model failed or was interrupted. Check the connection and reload (${detail}).`;
+      return `Downloading the model failed or was interrupted; what arrived is kept, and reloading continues from there (${detail}).`;
     case 'ModelFileMissingError':
       return `A model file is missing on the server (${detail}).`;
     case 'QuotaError':
@@ -23,6 +23,10 @@ export function errorMessage(err: unknown): string {
       return `The GPU stopped responding (${detail}). Reload the page to try again.`;
     case 'ModelNotLoadedError':
       return 'The model is still loading.';
+    case 'LoadCancelledError':
+      return 'Loading the model was stopped; loading it again continues where it stopped.';
+    case 'WorkerCrashedError':
+      return `The image engine stopped unexpectedly (${detail}); restarting it.`;
     default:
       return `Something went wrong: ${detail}`;
   }

@@ -12,7 +12,8 @@ export function describeProgress(p: Progress): string {
   switch (p.phase) {
     case 'download': {
       const pct = p.total > 0 ? Math.floor((100 * p.loaded) / p.total) : 0;
-      return `Downloading ${p.file}: ${pct}% of ${formatBytes(p.total)} (${formatBytes(p.bytesPerSecond)}/s)`;
+      const resumed = p.resumedFrom > 0 ? `, resumed after ${formatBytes(p.resumedFrom)} already saved` : '';
+      return `Downloading ${p.file}: ${pct}% of ${formatBytes(p.total)} (${formatBytes(p.bytesPerSecond)}/s${resumed})`;
     }
     case 'verify':
       return `Checking ${p.file}`;

@@ -3,8 +3,13 @@
  * fails in some contexts (incognito Chromium), so files are stored as fixed-size chunks.
  */
 
-/** 16 MiB: well under the per-value limit, and few enough records to read quickly. */
-export const CHUNK_BYTES = 16 * 1024 * 1024;
+import { DOWNLOAD_CHUNK_BYTES } from '../../src/shared/config';
+
+/**
+ * 4 MiB (config.ts): far under the per-value limit, few enough records to read quickly, and small
+ * enough that a cut-off download loses little (chunks are stored as they arrive, see download.ts).
+ */
+export const CHUNK_BYTES = DOWNLOAD_CHUNK_BYTES;
 
 /** Copies `bytes` into chunks of at most `chunkBytes` (copies, so each chunk owns its buffer). */
 export function splitIntoChunks(bytes: Uint8Array, chunkBytes = CHUNK_BYTES): ArrayBuffer[] {

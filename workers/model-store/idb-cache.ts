@@ -2,13 +2,17 @@
  * Model files in IndexedDB (idb-keyval), chunked.
  *
  * Layout in the "onestep-models"/"files" store:
- *   `${fileKey}#${i}`  ArrayBuffer chunk i
- *   `${fileKey}`       IndexRecord, written LAST: a file is cached only once its index exists,
- *                      so a write interrupted half-way reads as a miss, never as a short file.
+ *   `${fileKey}#${i}`      ArrayBuffer chunk i
+ *   `${fileKey}~partial`   PartialRecord while a download is under way: how many leading chunks
+ *                          are complete, so an interrupted download resumes (see resume.ts)
+ *   `${fileKey}`           IndexRecord, written LAST: a file is cached only once its index exists,
+ *                          so a write interrupted half-way reads as a miss, never as a short file.
  * Presence is decided by the small index record; chunks are read only when the file is used.
  */
 import { clear, createStore, del, delMany, get, getMany, keys, set, type UseStore } from 'idb-keyval';
-import { splitIntoChunks, joinChunks, CHUNK_BYTES } from './chunks';
+import { joinChunks } from './chunks';
+import type { ChunkStore } from './download';
+import type { PartialRecord } from './resume';
 
 export interface IndexRecord {
   kind: 'onestep-file';
@@ -27,6 +31,13 @@ function db(): UseStore {
 }
 
 const chunkKey = (fileKey: string, i: number) => `${fileKey}#${i}`;
+const partialKey = (fileKey: string) => `${fileKey}~partial`;
+
+/** True when the file's index record exists with this sha256 (cheap: no chunk is read). */
+export async function hasCached(fileKey: string, sha256: string): Promise<boolean> {
+  const index = await get<IndexRecord>(fileKey, db());
+  return index?.kind === 'onestep-file' && index.sha256 === sha256;
+}
 
 /** Returns the file if its index matches `sha256` and every chunk is present; else null. */
 export async function readCached(fileKey: string, sha256: string): Promise<Uint8Array<ArrayBuffer> | null> {
@@ -42,28 +53,37 @@ export async function readCached(fileKey: string, sha256: string): Promise<Uint8
   }
 }
 
-/** Stores chunks first and the index record last. Throws what IndexedDB throws (e.g. quota). */
-export async function writeCached(fileKey: string, sha256: string, bytes: Uint8Array, chunkBytes = CHUNK_BYTES): Promise<void> {
-  await deleteCached(fileKey);
-  const chunks = splitIntoChunks(bytes, chunkBytes);
-  // One transaction per chunk keeps each commit (and its memory) bounded.
-  for (let i = 0; i < chunks.length; i++) await set(chunkKey(fileKey, i), chunks[i], db());
-  const index: IndexRecord = { kind: 'onestep-file', sha256, bytes: bytes.byteLength, chunks: chunks.length, chunkBytes, storedAt: Date.now() };
-  await set(fileKey, index, db());
+/**
+ * Removes a file's index first (so it reads as absent at once), then its partial record and every
+ * chunk (found by key prefix, so chunks of an unfinished or abandoned download go too).
+ */
+export async function deleteCached(fileKey: string): Promise<void> {
+  await del(fileKey, db());
+  await del(partialKey(fileKey), db());
+  const prefix = chunkKey(fileKey, 0).slice(0, -1);
+  const chunks = (await keys<string>(db())).filter((k) => typeof k === 'string' && k.startsWith(prefix));
+  if (chunks.length) await delMany(chunks, db());
 }
 
-/** Removes a file's index first (so it reads as absent at once), then its chunks. */
-export async function deleteCached(fileKey: string): Promise<void> {
-  const index = await get<IndexRecord>(fileKey, db());
-  await del(fileKey, db());
-  if (index?.kind === 'onestep-file') {
-    await delMany(Array.from({ length: index.chunks }, (_, i) => chunkKey(fileKey, i)), db());
-  }
-}
+/** The download's view of IndexedDB (workers/model-store/download.ts). */
+export const idbChunkStore: ChunkStore = {
+  readPartial: (fileKey) => get<PartialRecord>(partialKey(fileKey), db()),
+  async readChunks(fileKey, count) {
+    const chunks = await getMany<ArrayBuffer | undefined>(Array.from({ length: count }, (_, i) => chunkKey(fileKey, i)), db());
+    return chunks.every((c) => c instanceof ArrayBuffer) ? (chunks as ArrayBuffer[]) : null;
+  },
+  writeChunk: (fileKey, i, data) => set(chunkKey(fileKey, i), data, db()),
+  writePartial: (fileKey, record) => set(partialKey(fileKey), record, db()),
+  async commit(fileKey, index) {
+    await set(fileKey, index, db());
+    await del(partialKey(fileKey), db());
+  },
+  discard: deleteCached,
+};
 
 /** Every cached file with its size. Reads keys, then only the small index records, never chunks. */
 export async function listCached(): Promise<{ key: string; bytes: number }[]> {
-  const indexKeys = (await keys<string>(db())).filter((k) => typeof k === 'string' && !k.includes('#'));
+  const indexKeys = (await keys<string>(db())).filter((k) => typeof k === 'string' && !k.includes('#') && !k.includes('~'));
   const records = await getMany<IndexRecord | undefined>(indexKeys, db());
   return indexKeys.flatMap((key, i) => {
     const r = records[i];

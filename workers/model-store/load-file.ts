@@ -1,12 +1,15 @@
 /**
  * One model file, checked and cached: IndexedDB hit → sha256 → bytes; on a miss or a bad cached
- * copy → streamed download → sha256 → IndexedDB (chunked) → bytes.
+ * copy → resumable download (chunks stored as they arrive) → sha256 → index record → bytes.
+ * Loads of the same file share one download (in this worker and across tabs, see share.ts).
  */
-import { IntegrityError, isQuotaExceeded } from '../../src/shared/errors';
+import { IntegrityError } from '../../src/shared/errors';
 import type { FileSource, Manifest, ProgressCallback } from '../../src/shared/types';
+import { CHUNK_BYTES } from './chunks';
 import { downloadFile } from './download';
-import { deleteCached, readCached, writeCached } from './idb-cache';
+import { deleteCached, hasCached, idbChunkStore, readCached } from './idb-cache';
 import { verifySha256 } from './integrity';
+import { singleFlight, withFileLock } from './share';
 
 export interface LoadedFile {
   bytes: Uint8Array<ArrayBuffer>;
@@ -15,53 +18,70 @@ export interface LoadedFile {
   discarded: boolean;
   /** False when IndexedDB refused the write (quota): the file lives in memory only. */
   cached: boolean;
+  /** Bytes an earlier, interrupted download had already stored (0 when nothing was resumed). */
+  resumedFrom: number;
 }
 
 /** The IndexedDB key of a file: model id and version, so a new export never reads an old copy. */
 export const fileKey = (m: Manifest, file: string) => `${m.id}@${m.version}/${file}`;
 
-export async function loadModelFile(manifest: Manifest, baseUrl: URL, file: string, onProgress: ProgressCallback): Promise<LoadedFile> {
+const shared = singleFlight<LoadedFile>();
+
+export function loadModelFile(manifest: Manifest, baseUrl: URL, file: string, onProgress: ProgressCallback, signal?: AbortSignal): Promise<LoadedFile> {
+  const key = fileKey(manifest, file);
+  return shared(`${key}:${manifest.files[file].sha256}`, () => loadNow(manifest, baseUrl, file, onProgress, signal));
+}
+
+/** The cached copy if it exists and still hashes right; a damaged one is deleted (null, discarded). */
+async function fromCache(manifest: Manifest, file: string, onProgress: ProgressCallback): Promise<{ bytes: Uint8Array<ArrayBuffer> | null; discarded: boolean }> {
   const spec = manifest.files[file];
   const key = fileKey(manifest, file);
-  let discarded = false;
-
-  let cachedBytes: Uint8Array<ArrayBuffer> | null = null;
+  let bytes: Uint8Array<ArrayBuffer> | null = null;
   try {
-    cachedBytes = await readCached(key, spec.sha256);
+    bytes = await readCached(key, spec.sha256);
   } catch {
-    cachedBytes = null; // IndexedDB unavailable (some private modes): just download
+    bytes = null; // IndexedDB unavailable (some private modes): just download
   }
-  if (cachedBytes) {
-    onProgress({ phase: 'cache', file, action: 'hit' });
-    onProgress({ phase: 'verify', file });
-    try {
-      // Disks and browsers corrupt data; a wrong weight silently ruins every image, so re-check.
-      await verifySha256(file, cachedBytes, spec.sha256);
-      return { bytes: cachedBytes, source: 'cache', discarded: false, cached: true };
-    } catch (err) {
-      if (!(err instanceof IntegrityError)) throw err;
-      discarded = true;
-      onProgress({ phase: 'cache', file, action: 'discard' });
-      await deleteCached(key).catch(() => undefined);
-    }
-  } else {
-    onProgress({ phase: 'cache', file, action: 'miss' });
-  }
-
-  const bytes = await downloadFile(new URL(spec.path, baseUrl), spec.bytes, (p) => onProgress({ phase: 'download', file, ...p }));
+  if (!bytes) return { bytes: null, discarded: false };
+  onProgress({ phase: 'cache', file, action: 'hit' });
   onProgress({ phase: 'verify', file });
-  await verifySha256(file, bytes, spec.sha256); // a bad download is never stored
-
-  let cached = true;
   try {
-    await writeCached(key, spec.sha256, bytes);
-    onProgress({ phase: 'cache', file, action: 'store' });
+    // Disks and browsers corrupt data; a wrong weight silently ruins every image, so re-check.
+    await verifySha256(file, bytes, spec.sha256);
+    return { bytes, discarded: false };
   } catch (err) {
-    // Quota (or a private mode without IndexedDB): keep going from memory, and say so.
-    cached = false;
+    if (!(err instanceof IntegrityError)) throw err;
+    onProgress({ phase: 'cache', file, action: 'discard' });
     await deleteCached(key).catch(() => undefined);
-    onProgress({ phase: 'cache', file, action: 'memory-only' });
-    if (!isQuotaExceeded(err)) console.warn(`[onestep] could not cache ${file}:`, err);
+    return { bytes: null, discarded: true };
   }
-  return { bytes, source: 'network', discarded, cached };
+}
+
+async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgress: ProgressCallback, signal?: AbortSignal): Promise<LoadedFile> {
+  const spec = manifest.files[file];
+  const key = fileKey(manifest, file);
+  const first = await fromCache(manifest, file, onProgress);
+  if (first.bytes) return { bytes: first.bytes, source: 'cache', discarded: false, cached: true, resumedFrom: 0 };
+  if (!first.discarded) onProgress({ phase: 'cache', file, action: 'miss' });
+
+  return withFileLock(`onestep-download:${key}`, signal, async (waited) => {
+    // Another tab held the lock: it has probably just stored this very file.
+    if (waited && (await hasCached(key, spec.sha256).catch(() => false))) {
+      const again = await fromCache(manifest, file, onProgress);
+      if (again.bytes) return { bytes: again.bytes, source: 'cache', discarded: first.discarded, cached: true, resumedFrom: 0 };
+    }
+    const r = await downloadFile({
+      url: new URL(spec.path, baseUrl),
+      file,
+      fileKey: key,
+      spec,
+      chunkBytes: CHUNK_BYTES,
+      store: idbChunkStore,
+      onProgress: (p) => onProgress({ phase: 'download', file, ...p }),
+      onVerify: () => onProgress({ phase: 'verify', file }),
+      signal,
+    });
+    onProgress({ phase: 'cache', file, action: r.stored ? 'store' : 'memory-only' });
+    return { bytes: r.bytes, source: 'network', discarded: first.discarded, cached: r.stored, resumedFrom: r.resumedFrom };
+  });
 }

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { checkModelHost, contentSecurityPolicy, securityHeaders } from '../../src/shared/security-headers';
+import { shouldRestart } from '../../src/ui/restart-policy';
+import { cachesToDelete } from '../../workers/service-worker/caches';
+import { precachedUrlFor } from '../../workers/service-worker/routing';
+import { singleFlight } from '../../workers/model-store/share';
+
+describe('Content-Security-Policy', () => {
+  const csp = contentSecurityPolicy({ modelHosts: [] });
+  const directive = (name: string) => csp.split('; ').find((d) => d.startsWith(`${name} `));
+
+  it('allows scripts only from our origin, WebAssembly compilation, and no inline script', () => {
+    expect(directive('script-src')).toBe("script-src 'self' 'wasm-unsafe-eval'");
+    expect(csp).not.toContain("'unsafe-inline'");
+    expect(csp).not.toContain("'unsafe-eval'");
+    expect(directive('object-src')).toBe("object-src 'none'");
+  });
+
+  it('limits connections to our origin plus explicitly allowed https model hosts', () => {
+    expect(directive('connect-src')).toBe("connect-src 'self'");
+    const withHost = contentSecurityPolicy({ modelHosts: ['https://models.example.org'] });
+    expect(withHost).toContain("connect-src 'self' https://models.example.org");
+    expect(() => checkModelHost('http://models.example.org')).toThrow(/https/);
+    expect(() => checkModelHost('https://models.example.org/path')).toThrow();
+    expect(() => checkModelHost('*')).toThrow();
+  });
+
+  it('leaves frame-ancestors out of the meta form, and relaxes only HMR needs in dev', () => {
+    expect(contentSecurityPolicy({ modelHosts: [], meta: true })).not.toContain('frame-ancestors');
+    expect(csp).toContain("frame-ancestors 'none'");
+    const dev = contentSecurityPolicy({ modelHosts: [], dev: true });
+    expect(dev).toContain('ws:');
+    expect(dev).toContain("style-src 'self' 'unsafe-inline'");
+    expect(dev).toContain("script-src 'self' 'wasm-unsafe-eval'");
+  });
+
+  it('sends cross-origin isolation with every response', () => {
+    const h = securityHeaders({ modelHosts: [] });
+    expect(h['Cross-Origin-Opener-Policy']).toBe('same-origin');
+    expect(h['Cross-Origin-Embedder-Policy']).toBe('require-corp');
+  });
+});
+
+describe('service worker routing', () => {
+  const scope = 'https://app.test/';
+  const precached = new Set(['https://app.test/index.html', 'https://app.test/assets/a.js', 'https://app.test/models/index.json']);
+  const route = (url: string, mode = 'no-cors', method = 'GET') => precachedUrlFor({ url, mode, method }, 'https://app.test', scope, (u) => precached.has(u));
+
+  it('answers navigations to the app with the shell, whatever the query', () => {
+    expect(route('https://app.test/', 'navigate')).toBe('https://app.test/index.html');
+    expect(route('https://app.test/?backend=wasm#prompt=x', 'navigate')).toBe('https://app.test/index.html');
+    expect(route('https://app.test/index.html', 'navigate')).toBe('https://app.test/index.html');
+    expect(route('https://app.test/other', 'navigate')).toBeNull();
+  });
+
+  it('answers precached files and leaves everything else to the network', () => {
+    expect(route('https://app.test/assets/a.js')).toBe('https://app.test/assets/a.js');
+    expect(route('https://app.test/models/index.json', 'cors')).toBe('https://app.test/models/index.json');
+    expect(route('https://app.test/models/m/unet/model.onnx', 'cors')).toBeNull(); // weights: IndexedDB, not the SW
+    expect(route('https://elsewhere.test/assets/a.js')).toBeNull();
+    expect(route('https://app.test/assets/a.js', 'no-cors', 'POST')).toBeNull();
+  });
+
+  it('deletes every cache but the current precache on activate', () => {
+    expect(cachesToDelete(['workbox-precache-v2-x', 'onestep-old', 'workbox-precache-x'], 'workbox-precache-v2-x')).toEqual(['onestep-old', 'workbox-precache-x']);
+  });
+});
+
+describe('worker restarts and shared downloads', () => {
+  it('restarts a crashed worker unless it crashed too often lately', () => {
+    const limit = { crashes: 3, withinMs: 60_000 };
+    expect(shouldRestart([], 100_000, limit)).toBe(true);
+    expect(shouldRestart([50_000, 60_000], 100_000, limit)).toBe(true);
+    expect(shouldRestart([50_000, 60_000, 70_000], 100_000, limit)).toBe(false);
+    expect(shouldRestart([1_000, 2_000, 3_000], 100_000, limit)).toBe(true); // old crashes are forgiven
+  });
+
+  it('concurrent loads of one key share one job', async () => {
+    const flight = singleFlight<number>();
+    let runs = 0;
+    const job = () => new Promise<number>((r) => setTimeout(() => r(++runs), 10));
+    const [a, b] = await Promise.all([flight('unet', job), flight('unet', job)]);
+    expect([a, b, runs]).toEqual([1, 1, 1]);
+    expect(await flight('unet', job)).toBe(2); // finished jobs are not cached
+  });
+});
