@@ -135,7 +135,7 @@ export async function run({ baseUrl, timings }) {
     await page.reload();
     await waitReady(page);
     assert(modelRequests.length === 0, 'repaired copy cached');
-  });
+  }, { timeoutMs: 240_000 }); // two reloads and a re-download: ~100 s on a busy 2-core machine
 
   test('compare with teacher shows both images and both times', async () => {
     await typeAndWait(page, 'red apple');
