@@ -6,6 +6,7 @@
 import * as Comlink from 'comlink';
 import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS, VARIATION_COUNT } from './shared/config';
 import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import { initAddModel } from './ui/add-model';
 import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { errorMessage } from './ui/error-message';
@@ -216,15 +217,56 @@ function showFiles(r: LoadResult): void {
 
 // ---- boot -----------------------------------------------------------------------------------
 
-async function defaultModelId(): Promise<string> {
+async function readModelIndex(): Promise<ModelIndexEntry[]> {
   try {
     const res = await fetch(`${import.meta.env.BASE_URL}${MODELS_PATH}index.json`);
-    const index = (await res.json()) as { models: ModelIndexEntry[] };
-    return (index.models.find((m) => m.default) ?? index.models[0])?.id ?? FALLBACK_MODEL_ID;
+    return ((await res.json()) as { models: ModelIndexEntry[] }).models;
   } catch {
-    return FALLBACK_MODEL_ID;
+    return [];
   }
 }
+
+/** The default shipped model (remote entries are offered in the add-model panel, never loaded by default). */
+function defaultModelId(index: ModelIndexEntry[]): string {
+  const shipped = index.filter((m) => !m.url);
+  return (shipped.find((m) => m.default) ?? shipped[0])?.id ?? FALLBACK_MODEL_ID;
+}
+
+const onLoadProgress = (p: Progress) => {
+  setStatus(describeProgress(p), 'loading');
+  if (p.phase === 'download') {
+    progress.hidden = false;
+    progress.value = p.total ? p.loaded / p.total : 0;
+    progress.dataset.file = p.file;
+  }
+};
+
+/** The page switches to a loaded model (at boot, or after one was added by URL). */
+function useModel(r: LoadResult): void {
+  model = r;
+  progress.hidden = true;
+  status.dataset.backend = r.backend;
+  status.dataset.loadMs = String(r.loadMs);
+  status.dataset.model = r.modelId;
+  delete status.dataset.error;
+  showFiles(r);
+  setStatus(readyLine(null), 'ready');
+  void showStorage();
+  requestImage();
+}
+
+const addModel = initAddModel({
+  generator,
+  onProgress: onLoadProgress,
+  onLoaded: (r, id) => {
+    // The model id goes into the address, so a reload (or a bookmark) opens this model again,
+    // from this device's storage.
+    const url = new URL(location.href);
+    url.searchParams.set('model', id);
+    history.replaceState(null, '', url);
+    useModel(r);
+  },
+});
 
 async function boot(): Promise<void> {
   const shared = readShared(location.hash);
@@ -236,25 +278,13 @@ async function boot(): Promise<void> {
 
   const params = new URLSearchParams(location.search);
   const backend = (['webgpu', 'wasm'] as const).find((b) => b === params.get('backend')) ?? 'auto';
-  const modelId = params.get('model') ?? (await defaultModelId());
+  const index = await readModelIndex();
+  addModel.showKnown(index);
+  const modelId = params.get('model') ?? defaultModelId(index);
 
-  const onProgress = Comlink.proxy((p: Progress) => {
-    setStatus(describeProgress(p), 'loading');
-    if (p.phase === 'download') {
-      progress.hidden = false;
-      progress.value = p.total ? p.loaded / p.total : 0;
-    }
-  });
   try {
-    model = await generator.load(modelId, onProgress, { backend });
-    progress.hidden = true;
-    status.dataset.backend = model.backend;
-    status.dataset.loadMs = String(model.loadMs);
-    showFiles(model);
-    setStatus(readyLine(null), 'ready');
-    void showStorage();
+    useModel(await generator.load(modelId, Comlink.proxy(onLoadProgress), { backend }));
     promptInput.focus();
-    requestImage();
   } catch (err) {
     progress.hidden = true;
     setStatus(errorMessage(err), 'error');

@@ -15,7 +15,11 @@ export type OnestepErrorName =
   | 'WebGPUUnavailableError'
   | 'Fp16UnsupportedError'
   | 'DeviceLostError'
-  | 'ModelNotLoadedError';
+  | 'ModelNotLoadedError'
+  | 'InsecureUrlError'
+  | 'LayoutError'
+  | 'DeviceLimitError'
+  | 'InsufficientStorageError';
 
 abstract class OnestepError extends Error {
   abstract override readonly name: OnestepErrorName;
@@ -71,6 +75,26 @@ export class DeviceLostError extends OnestepError {
 /** generate() was called before load() finished. */
 export class ModelNotLoadedError extends OnestepError {
   override readonly name = 'ModelNotLoadedError' as const;
+}
+
+/** A model URL that is not https (plain http is allowed only for this machine: localhost tests). */
+export class InsecureUrlError extends OnestepError {
+  override readonly name = 'InsecureUrlError' as const;
+}
+
+/** A model repository or folder that is unreadable or lacks a file the pipeline needs. */
+export class LayoutError extends OnestepError {
+  override readonly name = 'LayoutError' as const;
+}
+
+/** The GPU's limits (buffer sizes) or the browser's one-buffer limit are below what the model needs. */
+export class DeviceLimitError extends OnestepError {
+  override readonly name = 'DeviceLimitError' as const;
+}
+
+/** The storage estimate leaves less free space than the model's files need (checked before downloading). */
+export class InsufficientStorageError extends OnestepError {
+  override readonly name = 'InsufficientStorageError' as const;
 }
 
 /** True for the QuotaExceededError DOMException that IndexedDB throws when storage is full. */

@@ -18,11 +18,19 @@ export function errorMessage(err: unknown): string {
     case 'WebGPUUnavailableError':
       return `WebGPU is not available here (${detail}). Remove ?backend=webgpu to use WASM.`;
     case 'Fp16UnsupportedError':
-      return `This GPU lacks 16-bit float support that the model needs (${detail}).`;
+      return `This device lacks the 16-bit float GPU support the model needs (${detail}).`;
     case 'DeviceLostError':
       return `The GPU stopped responding (${detail}). Reload the page to try again.`;
     case 'ModelNotLoadedError':
       return 'The model is still loading.';
+    case 'InsecureUrlError':
+      return `Refused: ${detail}. Model weights are code the page runs, so they must come over https.`;
+    case 'LayoutError':
+      return `That is not a model this app can run: ${detail}.`;
+    case 'DeviceLimitError':
+      return `This device's limits are too small for this model: ${detail}.`;
+    case 'InsufficientStorageError':
+      return `Not enough storage on this device: ${detail}. Free some space or clear downloaded models.`;
     default:
       return `Something went wrong: ${detail}`;
   }

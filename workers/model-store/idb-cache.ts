@@ -8,7 +8,7 @@
  * Presence is decided by the small index record; chunks are read only when the file is used.
  */
 import { clear, createStore, del, delMany, get, getMany, keys, set, type UseStore } from 'idb-keyval';
-import { splitIntoChunks, joinChunks, CHUNK_BYTES } from './chunks';
+import { joinChunks, CHUNK_BYTES } from './chunks';
 
 export interface IndexRecord {
   kind: 'onestep-file';
@@ -42,13 +42,24 @@ export async function readCached(fileKey: string, sha256: string): Promise<Uint8
   }
 }
 
+/** True when a complete copy with this sha256 is indexed (reads the small index record only). */
+export async function readCachedIndex(fileKey: string, sha256: string): Promise<boolean> {
+  const index = await get<IndexRecord>(fileKey, db());
+  return index?.kind === 'onestep-file' && index.sha256 === sha256;
+}
+
 /** Stores chunks first and the index record last. Throws what IndexedDB throws (e.g. quota). */
 export async function writeCached(fileKey: string, sha256: string, bytes: Uint8Array, chunkBytes = CHUNK_BYTES): Promise<void> {
   await deleteCached(fileKey);
-  const chunks = splitIntoChunks(bytes, chunkBytes);
-  // One transaction per chunk keeps each commit (and its memory) bounded.
-  for (let i = 0; i < chunks.length; i++) await set(chunkKey(fileKey, i), chunks[i], db());
-  const index: IndexRecord = { kind: 'onestep-file', sha256, bytes: bytes.byteLength, chunks: chunks.length, chunkBytes, storedAt: Date.now() };
+  if (!(chunkBytes > 0)) throw new RangeError('chunkBytes must be positive');
+  const count = Math.ceil(bytes.byteLength / chunkBytes);
+  // One transaction per chunk keeps each commit bounded, and copying one chunk at a time (not the
+  // whole file up front) keeps a 1.7 GB UNet from needing twice its size in memory.
+  for (let i = 0; i < count; i++) {
+    const chunk = bytes.slice(i * chunkBytes, Math.min((i + 1) * chunkBytes, bytes.byteLength)).buffer;
+    await set(chunkKey(fileKey, i), chunk, db());
+  }
+  const index: IndexRecord = { kind: 'onestep-file', sha256, bytes: bytes.byteLength, chunks: count, chunkBytes, storedAt: Date.now() };
   await set(fileKey, index, db());
 }
 
