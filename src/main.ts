@@ -266,6 +266,10 @@ const addModel = initAddModel({
     history.replaceState(null, '', url);
     useModel(r);
   },
+  onFailed: () => {
+    progress.hidden = true;
+    if (model) setStatus(readyLine(null), 'ready');
+  },
 });
 
 async function boot(): Promise<void> {

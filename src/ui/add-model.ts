@@ -15,13 +15,15 @@ export interface AddModelDeps {
   onProgress: (p: Progress) => void;
   /** Called with the loaded model; the page switches to it. */
   onLoaded: (result: LoadResult, id: string) => void;
+  /** A download failed: the page's current model is still loaded; clear the load progress. */
+  onFailed: () => void;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const RULES = { euler: 'SD-Turbo one-step rule (Euler, σ·noise at t = 999)', ddpm: 'DMD2 one-step rule (DDPM form)' } as const;
 
-export function initAddModel({ generator, onProgress, onLoaded }: AddModelDeps): { showKnown(entries: ModelIndexEntry[]): void } {
+export function initAddModel({ generator, onProgress, onLoaded, onFailed }: AddModelDeps): { showKnown(entries: ModelIndexEntry[]): void } {
   const form = $<HTMLFormElement>('add-model-form');
   const input = $<HTMLInputElement>('model-url');
   const checkButton = $<HTMLButtonElement>('check-model');
@@ -88,6 +90,7 @@ export function initAddModel({ generator, onProgress, onLoaded }: AddModelDeps):
     } catch (err) {
       say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
       download.disabled = false;
+      onFailed();
     }
   });
 
