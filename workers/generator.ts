@@ -13,7 +13,7 @@ import type {
 import { getAdded, putAdded } from './model-store/added-models';
 import { readCachedIndex } from './model-store/idb-cache';
 import { fileKey, loadModelFile } from './model-store/load-file';
-import { fetchManifest, findModel, readIndex } from './model-store/manifest';
+import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
 import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
@@ -131,15 +131,15 @@ export class Generator {
 
   /** index.json first (shipped models), then the models this person added by URL. */
   private async resolve(modelId: string): Promise<ResolvedModel> {
-    try {
-      const entry = await findModel(modelsBase(), modelId);
-      if (!entry.url) return await fetchManifest(modelsBase(), entry);
-    } catch (err) {
-      if (!(err instanceof ManifestError)) throw err;
-    }
+    let indexError: unknown = null;
+    const index = await readIndex(modelsBase()).catch((err: unknown) => ((indexError = err), [] as ModelIndexEntry[]));
+    const shipped = index.find((e) => e.id === modelId && !e.url);
+    // A shipped model's bad manifest is its own error, never hidden behind the added-models lookup.
+    if (shipped) return fetchManifest(modelsBase(), shipped);
     const added = await getAdded(modelId);
-    if (!added) throw new ManifestError(`model "${modelId}" is neither shipped nor added on this device`);
-    return { manifest: added.manifest, baseUrl: new URL(added.baseUrl) };
+    if (added) return { manifest: added.manifest, baseUrl: new URL(added.baseUrl) };
+    if (indexError) throw indexError;
+    throw new ManifestError(`model "${modelId}" is neither shipped nor added on this device`);
   }
 
   async load(modelId: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {

@@ -171,13 +171,6 @@ export async function readIndex(modelsBase: string): Promise<ModelIndexEntry[]> 
   return index.models ?? [];
 }
 
-/** Returns the index.json entry for `modelId`. */
-export async function findModel(modelsBase: string, modelId: string): Promise<ModelIndexEntry> {
-  const entry = (await readIndex(modelsBase)).find((m) => m.id === modelId);
-  if (!entry) throw new ManifestError(`model "${modelId}" is not in the model index`);
-  return entry;
-}
-
 /** Fetches and validates the manifest; returns it with the folder URL its file paths are relative to. */
 export async function fetchManifest(modelsBase: string, entry: ModelIndexEntry): Promise<{ manifest: Manifest; baseUrl: URL }> {
   if (!entry.manifest) throw new ManifestError(`model "${entry.id}" is a remote entry: add it by URL (${entry.url ?? 'no url'})`);
