@@ -4,10 +4,17 @@ import pkg from './package.json' with { type: 'json' };
 import { ALLOWED_MODEL_HOSTS } from './src/shared/config.ts';
 import { contentSecurityPolicy, securityHeaders } from './src/shared/security-headers.ts';
 
+// Test builds only (tests/e2e/run-e2e.mjs sets it): loopback http model hosts for the e2e suite's
+// local hub, in connect-src and in the app's URL check alike (src/shared/config.ts explains why a
+// normal build leaves it off). The same value reaches the page, the workers and the service worker
+// through `define`, and the servers' headers below.
+const loopbackModels = process.env.ONESTEP_LOOPBACK_MODELS === '1';
+const csp = { modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels };
+
 // Headers for both servers: COOP + COEP (cross-origin isolation gives ORT's WASM its threads) and
 // the strict CSP (src/shared/security-headers.ts). Dev relaxes only what HMR needs.
-const devHeaders = securityHeaders({ modelHosts: ALLOWED_MODEL_HOSTS, dev: true });
-const previewHeaders = securityHeaders({ modelHosts: ALLOWED_MODEL_HOSTS });
+const devHeaders = securityHeaders({ ...csp, dev: true });
+const previewHeaders = securityHeaders(csp);
 
 // A build's name, shown in the footer; the e2e update test builds twice with different names.
 const buildId = process.env.ONESTEP_BUILD_ID ?? pkg.version;
@@ -18,7 +25,7 @@ function cspMeta(): Plugin {
     name: 'onestep-csp-meta',
     apply: 'build',
     transformIndexHtml() {
-      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS, meta: true }) }, injectTo: 'head-prepend' }];
+      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ ...csp, meta: true }) }, injectTo: 'head-prepend' }];
     },
   };
 }
@@ -26,7 +33,7 @@ function cspMeta(): Plugin {
 export default defineConfig({
   server: { headers: devHeaders },
   preview: { headers: previewHeaders },
-  define: { __ONESTEP_BUILD__: JSON.stringify(buildId) },
+  define: { __ONESTEP_BUILD__: JSON.stringify(buildId), __ONESTEP_LOOPBACK_MODELS__: JSON.stringify(loopbackModels) },
   worker: { format: 'es' },
   // ORT ships prebuilt .mjs/.wasm that esbuild must not rewrite.
   optimizeDeps: { exclude: ['onnxruntime-web'] },

@@ -6,6 +6,7 @@
 import * as Comlink from 'comlink';
 import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS, VARIATION_COUNT } from './shared/config';
 import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import { initAddModel } from './ui/add-model';
 import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { errorMessage } from './ui/error-message';
@@ -238,39 +239,71 @@ function showFiles(r: LoadResult): void {
 
 // ---- boot -----------------------------------------------------------------------------------
 
-async function defaultModelId(): Promise<string> {
+async function readModelIndex(): Promise<ModelIndexEntry[]> {
   try {
     const res = await fetch(`${import.meta.env.BASE_URL}${MODELS_PATH}index.json`);
-    const index = (await res.json()) as { models: ModelIndexEntry[] };
-    return (index.models.find((m) => m.default) ?? index.models[0])?.id ?? FALLBACK_MODEL_ID;
+    return ((await res.json()) as { models: ModelIndexEntry[] }).models;
   } catch {
-    return FALLBACK_MODEL_ID;
+    return [];
   }
+}
+
+/** The default shipped model (remote entries are offered in the add-model panel, never loaded by default). */
+function defaultModelId(index: ModelIndexEntry[]): string {
+  const shipped = index.filter((m) => !m.url);
+  return (shipped.find((m) => m.default) ?? shipped[0])?.id ?? FALLBACK_MODEL_ID;
+}
+
+const onLoadProgress = (p: Progress) => {
+  setStatus(describeProgress(p), 'loading');
+  if (p.phase === 'download') {
+    progress.hidden = false;
+    progress.value = p.total ? p.loaded / p.total : 0;
+    progress.dataset.file = p.file;
+  }
+};
+
+/**
+ * A progress callback for one load that goes quiet once the load has settled. When one file of a
+ * load fails, the worker lets the others finish downloading and storing (so the next try only
+ * fetches what is missing); their progress must not overwrite the error (or the ready line).
+ */
+function loadProgress(fn: (p: Progress) => void): { callback: (p: Progress) => void; end(): void } {
+  let open = true;
+  return {
+    callback: Comlink.proxy((p: Progress) => {
+      if (open) fn(p);
+    }),
+    end: () => void (open = false),
+  };
+}
+
+/** The page switches to a loaded model (at boot, after a worker restart, or after one was added by URL). */
+function useModel(r: LoadResult): void {
+  model = r;
+  progress.hidden = true;
+  status.dataset.backend = r.backend;
+  status.dataset.loadMs = String(r.loadMs);
+  status.dataset.cached = String(r.cached);
+  status.dataset.model = r.modelId;
+  delete status.dataset.error;
+  showFiles(r);
+  setStatus(readyLine(null), 'ready');
+  void showStorage().catch(() => undefined);
+  requestImage();
 }
 
 /** Loads the chosen model into the (current) worker; used at start and after a worker restart. */
 async function loadModel(): Promise<void> {
   if (!loadRequest) return;
-  const onProgress = Comlink.proxy((p: Progress) => {
-    setStatus(describeProgress(p), 'loading');
-    if (p.phase === 'download') {
-      progress.hidden = false;
-      progress.value = p.total ? p.loaded / p.total : 0;
-    }
-  });
+  const progressOf = loadProgress(onLoadProgress);
   try {
-    model = await generator.load(loadRequest.modelId, onProgress, { backend: loadRequest.backend, threads: loadRequest.threads });
-    progress.hidden = true;
-    status.dataset.backend = model.backend;
-    status.dataset.loadMs = String(model.loadMs);
-    status.dataset.cached = String(model.cached);
-    delete status.dataset.error;
-    showFiles(model);
-    setStatus(readyLine(null), 'ready');
-    void showStorage().catch(() => undefined);
+    const r = await generator.load(loadRequest.modelId, progressOf.callback, { backend: loadRequest.backend, threads: loadRequest.threads });
+    progressOf.end();
+    useModel(r);
     promptInput.focus();
-    requestImage();
   } catch (err) {
+    progressOf.end();
     progress.hidden = true;
     // A crash during the load is handled by the restart (which loads again); say nothing twice.
     if ((err as { name?: string }).name === 'WorkerCrashedError') return;
@@ -278,6 +311,24 @@ async function loadModel(): Promise<void> {
     status.dataset.error = (err as { name?: string }).name ?? 'Error';
   }
 }
+
+const addModel = initAddModel({
+  generator,
+  loadProgress: () => loadProgress(onLoadProgress),
+  onLoaded: (r, id) => {
+    // The model id goes into the address, so a reload (or a bookmark) opens this model again,
+    // from this device's storage; a worker restart loads it again too.
+    const url = new URL(location.href);
+    url.searchParams.set('model', id);
+    history.replaceState(null, '', url);
+    if (loadRequest) loadRequest = { ...loadRequest, modelId: id };
+    useModel(r);
+  },
+  onFailed: () => {
+    progress.hidden = true;
+    if (model) setStatus(readyLine(null), 'ready');
+  },
+});
 
 // ---- offline support (service worker) ---------------------------------------------------------
 
@@ -321,7 +372,9 @@ async function boot(): Promise<void> {
   const threads = Number(params.get('threads')) || undefined;
   // Benchmarks (bench/run.mjs) drive the worker directly through this hook; only with ?bench=1.
   if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint } });
-  loadRequest = { modelId: params.get('model') ?? (await defaultModelId()), backend, threads };
+  const index = await readModelIndex();
+  addModel.showKnown(index);
+  loadRequest = { modelId: params.get('model') ?? defaultModelId(index), backend, threads };
   await loadModel();
 }
 

@@ -6,13 +6,20 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
-import { DeviceLostError, LoadCancelledError, ModelNotLoadedError } from '../src/shared/errors';
+import { DeviceLostError, LoadCancelledError, ManifestError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ProgressCallback, TeacherRequest,
+  Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
-import { loadModelFile } from './model-store/load-file';
-import { fetchManifest, findModel } from './model-store/manifest';
+import { getAdded, putAdded } from './model-store/added-models';
+import { storedBytes } from './model-store/idb-cache';
+import { fileKey, loadModelFile } from './model-store/load-file';
+import { fetchManifest, readIndex } from './model-store/manifest';
+import { parseModelUrl } from './model-store/model-url';
+import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
+import { createClipTokenizer } from './pipeline/clip-tokenize';
+import { encodeTextTensor } from './pipeline/encode-text';
+import { checkDevice, type DeviceNeeds } from './runtime/device-check';
 import { ddimTeacher } from './pipeline/ddim-teacher';
 import { decodeLatents } from './pipeline/decode';
 import { denoiseOneStep } from './pipeline/denoise-one-step';
@@ -33,12 +40,42 @@ interface LoadedModel {
   /** Teacher bytes are kept and its session made on first compare: most visits never compare. */
   teacherBytes: Uint8Array | null;
   teacher: ort.InferenceSession | null;
+  /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
+  gpuEmbedding: boolean;
 }
 
 export interface LoadOptions {
   backend?: BackendPreference;
   /** WASM threads; default: every core (capped at 4). Only the first load of a worker sets it. */
   threads?: number;
+}
+
+/** A model ready to load: its validated manifest and the URL its file paths are relative to. */
+interface ResolvedModel {
+  manifest: Manifest;
+  baseUrl: URL;
+}
+
+/**
+ * What the device check needs from a manifest. Files already stored are not downloaded again, and
+ * neither are the stored chunks of an interrupted download (it resumes after them).
+ */
+async function deviceNeeds(manifest: Manifest): Promise<DeviceNeeds> {
+  const files = Object.entries(manifest.files);
+  let downloadBytes = 0;
+  for (const [key, f] of files) {
+    const have = await storedBytes(fileKey(manifest, key), f.sha256, f.bytes).catch(() => 0);
+    downloadBytes += f.bytes - have;
+  }
+  const largest = files.map(([, f]) => f).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const req = manifest.requirements ?? {};
+  return {
+    webgpuFeatures: req.webgpu_features ?? [],
+    wasmOk: req.wasm !== false,
+    maxTensorBytes: req.max_tensor_bytes,
+    largestFile: { path: largest.path, bytes: largest.bytes },
+    downloadBytes,
+  };
 }
 
 const modelsBase = () => new URL(`${import.meta.env.BASE_URL}${MODELS_PATH}`, self.location.href).href;
@@ -51,8 +88,67 @@ export class Generator {
   private loadAbort: AbortController | null = null;
   private readonly queue = new SerialQueue();
   /** The last prompt's embedding: typing "cat" then changing only the seed skips the encoder. */
-  private embedding: { prompt: string; data: Float32Array } | null = null;
+  private embedding: { prompt: string; data: Float32Array | ort.Tensor } | null = null;
   private uncond: Float32Array | null = null;
+  /** Models read from a URL and shown to the person, waiting for "download". */
+  private readonly inspected = new Map<string, RemoteModel>();
+
+  /**
+   * Reads a model's layout from a URL or repository id and checks this device against it, without
+   * downloading model weights. URL and layout problems throw (InsecureUrlError, LayoutError, …);
+   * a device that cannot run the model gets the plan with `refusal` set, so size and licence show too.
+   */
+  async inspect(input: string): Promise<RemoteModelPlan> {
+    const ref = parseModelUrl(input);
+    const index = await readIndex(modelsBase()).catch(() => [] as ModelIndexEntry[]);
+    const known = index.find((e) => e.url && (e.url === ref.repo || e.url === `${ref.origin}/${ref.repo}`));
+    const remote = await readRemoteModel(ref, known);
+    this.inspected.set(remote.id, remote);
+    const refusal = await checkDevice(await deviceNeeds(remote.manifest));
+    const m = remote.manifest;
+    return {
+      id: remote.id,
+      name: m.name,
+      license: remote.license,
+      licenseUrl: remote.licenseUrl,
+      source: remote.source,
+      totalBytes: Object.values(m.files).reduce((s, f) => s + f.bytes, 0),
+      files: Object.entries(m.files).map(([key, f]) => ({ key, path: f.path, bytes: f.bytes })),
+      rule: m.one_step.rule,
+      webgpuFeatures: m.requirements?.webgpu_features ?? [],
+      assumed: remote.assumed,
+      refusal: refusal ? { name: refusal.name, message: refusal.message } : null,
+    };
+  }
+
+  /** Downloads (with progress), verifies, caches and loads an inspected model; remembers it on success. */
+  async add(id: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
+    return this.queue.run(async () => {
+      const remote = this.inspected.get(id);
+      if (!remote) throw new ModelNotLoadedError(`model "${id}" was not inspected first`);
+      // Checked again: storage and the GPU may have changed since the person read the plan.
+      const refusal = await checkDevice(await deviceNeeds(remote.manifest));
+      if (refusal) throw refusal;
+      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) });
+      // Remembered only once it loaded, so a failed download leaves no half-added model behind.
+      await putAdded({ id, manifest: remote.manifest, baseUrl: remote.baseUrl, source: remote.source, license: remote.license, addedAt: Date.now() });
+      this.inspected.delete(id);
+      return result;
+    });
+  }
+
+  /** index.json first (shipped models), then the models this person added by URL. */
+  private async resolve(modelId: string): Promise<ResolvedModel> {
+    let indexError: unknown = null;
+    const index = await readIndex(modelsBase()).catch((err: unknown) => ((indexError = err), [] as ModelIndexEntry[]));
+    const shipped = index.find((e) => e.id === modelId && !e.url);
+    // A shipped model's bad manifest is its own error, never hidden behind the added-models lookup.
+    if (shipped) return fetchManifest(modelsBase(), shipped);
+    const added = await getAdded(modelId);
+    if (added) return { manifest: added.manifest, baseUrl: new URL(added.baseUrl) };
+    if (indexError) throw indexError;
+    throw new ManifestError(`model "${modelId}" is neither shipped nor added on this device`);
+  }
 
   async load(modelId: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
     return this.queue.run(() => this.loadNow(modelId, onProgress, options));
@@ -63,24 +159,24 @@ export class Generator {
     this.loadAbort?.abort();
   }
 
-  private async loadNow(modelId: string, onProgress: ProgressCallback, options: LoadOptions): Promise<LoadResult> {
+  private async loadNow(modelId: string, onProgress: ProgressCallback, options: LoadOptions, resolved?: ResolvedModel): Promise<LoadResult> {
     const started = performance.now();
-    this.loading = { modelId, options };
-    await this.release();
     const abort = new AbortController();
     this.loadAbort = abort;
     try {
-      return await this.loadFiles(modelId, onProgress, options, abort.signal, started);
+      const { manifest, baseUrl } = resolved ?? (await this.resolve(modelId));
+      return await this.loadFiles(modelId, manifest, baseUrl, onProgress, options, abort.signal, started);
     } finally {
       if (this.loadAbort === abort) this.loadAbort = null;
     }
   }
 
-  private async loadFiles(modelId: string, onProgress: ProgressCallback, options: LoadOptions, signal: AbortSignal, started: number): Promise<LoadResult> {
-
-    const entry = await findModel(modelsBase(), modelId);
-    const { manifest, baseUrl } = await fetchManifest(modelsBase(), entry);
-    const choice = await chooseBackend(options.backend ?? 'auto', manifest.requirements?.webgpu_features ?? [], options.threads);
+  private async loadFiles(
+    modelId: string, manifest: Manifest, baseUrl: URL, onProgress: ProgressCallback, options: LoadOptions, signal: AbortSignal, started: number,
+  ): Promise<LoadResult> {
+    const req = manifest.requirements ?? {};
+    // Before release(): a refused model leaves the current one running.
+    const choice = await chooseBackend(options.backend ?? 'auto', req.webgpu_features ?? [], options.threads, req.wasm !== false);
 
     const sources: Record<string, FileSource> = {};
     const discarded: string[] = [];
@@ -99,32 +195,70 @@ export class Generator {
     // overlap with session creation (which occupies this thread), instead of queueing behind it.
     // The teacher is fetched (and cached) now so compare mode also works offline later; its bytes
     // no longer delay the first image's sessions (bench/: cold start).
+    const graphs = ['text_encoder', 'unet', 'vae_decoder'] as const;
+    type Graph = (typeof graphs)[number];
     const files = {
       tokenizer: fetchFile('tokenizer'),
+      merges: manifest.tokenizer.kind === 'clip-bpe' ? fetchFile(manifest.tokenizer.merges!) : Promise.resolve(null),
       text_encoder: fetchFile('text_encoder'),
       unet: fetchFile('unet'),
       vae_decoder: fetchFile('vae_decoder'),
       teacher: manifest.teacher ? fetchFile(manifest.teacher.file) : Promise.resolve(null),
     };
+    // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to
+    // the graph's own folder.
+    const externalData = Object.fromEntries(
+      graphs.map((g) => {
+        const dir = manifest.files[g].path.split('/').slice(0, -1).join('/');
+        const list = (manifest.external_data?.[g] ?? []).map(async (key) => {
+          const p = manifest.files[key].path;
+          return { path: dir && p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p, data: await fetchFile(key) };
+        });
+        return [g, list];
+      }),
+    ) as Record<Graph, Promise<{ path: string; data: Uint8Array }>[]>;
+    const pending: Promise<unknown>[] = [...Object.values(files), ...Object.values(externalData).flat()];
     // A failure in one file must not leave the others' rejections unhandled.
-    Object.values(files).forEach((p) => p.catch(() => undefined));
-    const session = async (file: 'text_encoder' | 'unet' | 'vae_decoder') => {
+    pending.forEach((p) => p.catch(() => undefined));
+    // Switching models (one added by URL, or another shipped one): every file is fetched and
+    // verified before the current model is released, so a failed download, a bad checksum or a
+    // full disk leaves the page usable. With nothing loaded yet (first load, worker restart) there
+    // is nothing to keep, and sessions are created while the remaining files still arrive.
+    if (this.model) await Promise.all(pending);
+
+    this.loading = { modelId, options };
+    await this.release();
+    const overrides = manifest.runtime?.free_dimension_overrides ?? {};
+    const made: ort.InferenceSession[] = [];
+    let teacherBytes: Uint8Array | null = null;
+    const session = async (file: Graph, gpuOutputs?: string[]) => {
       const bytes = await files[file];
+      const ext = await Promise.all(externalData[file]);
       onProgress({ phase: 'session', file, backend: choice.backend });
-      return createSession(bytes, choice.backend);
+      const s = await createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[file], externalData: ext, gpuOutputs });
+      made.push(s);
+      return s;
     };
+    try {
+      const { max_length: maxLength, pad_id: padId } = manifest.tokenizer;
+      const tokenizerBytes = await files.tokenizer;
+      const mergesBytes = await files.merges;
+      const tokenizer = mergesBytes
+        ? createClipTokenizer(tokenizerBytes, mergesBytes, maxLength, padId)
+        : createTokenizer(JSON.parse(new TextDecoder().decode(tokenizerBytes)) as object, maxLength, padId);
+      // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
+      const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
+      const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);
+      const unet = await session('unet');
+      const decoder = await session('vae_decoder');
+      teacherBytes = await files.teacher;
+      this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherBytes, teacher: null, gpuEmbedding };
+    } catch (err) {
+      // A file failed after some sessions were made: free them (GPU memory) before reporting it.
+      await Promise.all(made.map((s) => s.release().catch(() => undefined)));
+      throw err;
+    }
 
-    const tokenizer = createTokenizer(
-      JSON.parse(new TextDecoder().decode(await files.tokenizer)) as object,
-      manifest.tokenizer.max_length,
-      manifest.tokenizer.pad_id,
-    );
-    const textEncoder = await session('text_encoder');
-    const unet = await session('unet');
-    const decoder = await session('vae_decoder');
-    const teacherBytes = await files.teacher;
-
-    this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherBytes, teacher: null };
     this.deviceLost = false;
     if (choice.backend === 'webgpu') void this.watchDevice();
 
@@ -169,13 +303,22 @@ export class Generator {
     return this.model;
   }
 
-  private async embed(m: LoadedModel, prompt: string): Promise<{ data: Float32Array; ms: number }> {
+  private async embed(m: LoadedModel, prompt: string): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
     const key = clipPromptForTokenizer(prompt, m.tokenizer.maxLength);
     if (this.embedding?.prompt === key) return { data: this.embedding.data, ms: 0 };
     const t0 = performance.now();
-    const data = await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(key), 1);
+    const ids = m.tokenizer.encode(key);
+    const data = m.gpuEmbedding ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
+    this.dropEmbedding();
     this.embedding = { prompt: key, data };
     return { data, ms: performance.now() - t0 };
+  }
+
+  /** A GPU-resident embedding is ORT's to free: dispose it when the prompt changes. */
+  private dropEmbedding(): void {
+    const old = this.embedding?.data;
+    if (old && !(old instanceof Float32Array)) old.dispose();
+    this.embedding = null;
   }
 
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
@@ -216,26 +359,37 @@ export class Generator {
 
     const { channels, height, width } = m.manifest.latent;
     const latentSize = channels * height * width;
-    const noise = new Float32Array(count * latentSize);
-    const embBatch = new Float32Array(count * emb.length);
-    for (let i = 0; i < count; i++) {
-      // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
-      noise.set(gaussianNoise((seed + i) >>> 0, latentSize), i * latentSize);
-      embBatch.set(emb, i * emb.length);
-    }
+    // Models with static batch 1 (512×512 exports) run their images one call at a time.
+    const per = emb instanceof Float32Array ? Math.max(1, m.manifest.runtime?.max_batch ?? MAX_BATCH) : 1;
+    const images: GenerateResult['images'] = [];
+    let denoiseMs = 0;
+    let decodeMs = 0;
     onProgress?.({ phase: 'generate', step: 0, steps: 1 });
-    const t1 = performance.now();
-    const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, count);
-    const t2 = performance.now();
-    const rgb = await decodeLatents(m.decoder, m.manifest, x0, count);
-    const t3 = performance.now();
+    for (let start = 0; start < count; start += per) {
+      const n = Math.min(per, count - start);
+      const noise = new Float32Array(n * latentSize);
+      // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
+      for (let i = 0; i < n; i++) noise.set(gaussianNoise((seed + start + i) >>> 0, latentSize), i * latentSize);
+      let embBatch: Float32Array | ort.Tensor = emb;
+      if (emb instanceof Float32Array && n > 1) {
+        embBatch = new Float32Array(n * emb.length);
+        for (let i = 0; i < n; i++) embBatch.set(emb, i * emb.length);
+      }
+      const t1 = performance.now();
+      const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, n);
+      const t2 = performance.now();
+      const rgb = await decodeLatents(m.decoder, m.manifest, x0, n);
+      decodeMs += performance.now() - t2;
+      denoiseMs += t2 - t1;
+      images.push(...this.toImages(m, rgb, n, (seed + start) >>> 0));
+    }
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
     return {
       prompt: req.prompt,
-      images: this.toImages(m, rgb, count, seed),
+      images,
       backend: m.backend,
       ms: performance.now() - t0,
-      stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
+      stages: { encode: encodeMs, denoise: denoiseMs, decode: decodeMs },
       steps: 1,
     };
   }
@@ -248,7 +402,8 @@ export class Generator {
       const t0 = performance.now();
       const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
       const seed = normalizeSeed(req.seed);
-      const { data: cond, ms: encodeMs } = await this.embed(m, req.prompt);
+      const { data: embedded, ms: encodeMs } = await this.embed(m, req.prompt);
+      const cond = embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
       this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
       const { channels, height, width } = m.manifest.latent;
       const z = gaussianNoise(seed, channels * height * width);
@@ -296,7 +451,7 @@ export class Generator {
   private async release(): Promise<void> {
     const m = this.model;
     this.model = null;
-    this.embedding = null;
+    this.dropEmbedding();
     this.uncond = null;
     if (!m) return;
     await Promise.all([m.textEncoder, m.unet, m.decoder, m.teacher].map((s) => s?.release().catch(() => undefined)));

@@ -4,8 +4,11 @@
  * (moved, not copied); progress callbacks arrive as Comlink.proxy functions.
  */
 import * as Comlink from 'comlink';
-import type { CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, TeacherRequest } from '../src/shared/types';
+import type {
+  CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherRequest,
+} from '../src/shared/types';
 import { Generator, type LoadOptions } from './generator';
+import { listAdded } from './model-store/added-models';
 import { clearCached, listCached } from './model-store/idb-cache';
 
 const generator = new Generator();
@@ -27,6 +30,17 @@ function transferred(r: GenerateResult): GenerateResult {
 const api = {
   load(modelId: string, onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadResult> {
     return generator.load(modelId, safe(onProgress), options);
+  },
+  /** Reads a model's layout at a URL / repository id and checks this device; downloads no weights. */
+  inspect(url: string): Promise<RemoteModelPlan> {
+    return generator.inspect(url);
+  },
+  /** Downloads, verifies, caches and loads a model `inspect` returned, then remembers it. */
+  add(id: string, onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadResult> {
+    return generator.add(id, safe(onProgress), options);
+  },
+  listAdded(): Promise<{ id: string; name: string; source: string; license: string }[]> {
+    return listAdded();
   },
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return transferred(await generator.generate(req, safe(onProgress)));

@@ -20,12 +20,44 @@ export const MAX_BATCH = 8;
 export const TYPE_DEBOUNCE_MS = 0;
 
 /**
- * Origins (https only) that remote models may be downloaded from. Empty: the app talks to its own
- * origin only. Every origin listed here is added to the Content-Security-Policy's connect-src at
- * build time (vite.config.ts, the service worker), so adding a model host is a deliberate,
- * reviewed change, never something a page or a prompt can do.
+ * Where models may come from, besides our own origin.
+ *
+ * The app talks to its own origin only, until a person adds a model by URL ("Add a model", issue 6):
+ * only then does the worker read a hub's listing and download from it. Every host it may reach is
+ * named here and put into the Content-Security-Policy's connect-src at build time (vite.config.ts:
+ * server headers and the page's meta tag; the service worker's headers), so widening it is a
+ * deliberate, reviewed change, never something a page, a prompt or a typed URL can do. A URL on any
+ * other host is refused before a request is made (HostNotAllowedError), rather than failing deep
+ * in fetch with a CSP error.
+ *
+ * MODEL_HUBS: origins a person may add a model from (the hub API and its /resolve/ file URLs).
  */
-export const ALLOWED_MODEL_HOSTS: readonly string[] = [];
+export const MODEL_HUBS: readonly string[] = ['https://huggingface.co'];
+
+/**
+ * Where a hub's /resolve/ URLs redirect the file bytes (LFS and Xet storage, regional CDN edges).
+ * CSP applies to every hop of a redirect, so these must be allowed too. Hugging Face moves them
+ * (cdn-lfs.huggingface.co, cdn-lfs-us-1.hf.co, cas-bridge.xethub.hf.co, us.aws.cdn.hf.co, …), so
+ * they are HF-owned domain suffixes rather than a host list that silently breaks downloads the
+ * next time the CDN changes. No request goes there unless the hub itself redirects to it.
+ */
+export const MODEL_DOWNLOAD_HOSTS: readonly string[] = ['https://*.huggingface.co', 'https://*.hf.co'];
+
+/** Every https source in connect-src besides 'self' (model hubs, then their download hosts). */
+export const ALLOWED_MODEL_HOSTS: readonly string[] = [...MODEL_HUBS, ...MODEL_DOWNLOAD_HOSTS];
+
+declare const __ONESTEP_LOOPBACK_MODELS__: boolean | undefined;
+
+/**
+ * Test builds only: plain-http model hosts on this machine (http://127.0.0.1:<port>,
+ * http://localhost:<port>), for the e2e suite's local stand-in for the hub
+ * (tests/e2e/lib/hub-server.mjs, random port). Set by building with ONESTEP_LOOPBACK_MODELS=1
+ * (tests/e2e/run-e2e.mjs does); a normal build (`npm run build`, `npm run serve`) leaves it off,
+ * so a shipped page's connect-src never names a local service, and such URLs are refused.
+ * Loopback traffic never leaves the device, but a deployed page has no business reaching local
+ * servers, and "no request leaves the origin" stays exactly true for what users get.
+ */
+export const LOOPBACK_MODEL_HOSTS: boolean = typeof __ONESTEP_LOOPBACK_MODELS__ === 'boolean' && __ONESTEP_LOOPBACK_MODELS__;
 
 /** Model file chunk size in IndexedDB, and the step a cut-off download resumes from (4 MiB). */
 export const DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024;

@@ -17,7 +17,12 @@ export type OnestepErrorName =
   | 'DeviceLostError'
   | 'ModelNotLoadedError'
   | 'LoadCancelledError'
-  | 'WorkerCrashedError';
+  | 'WorkerCrashedError'
+  | 'InsecureUrlError'
+  | 'LayoutError'
+  | 'DeviceLimitError'
+  | 'InsufficientStorageError'
+  | 'HostNotAllowedError';
 
 abstract class OnestepError extends Error {
   abstract override readonly name: OnestepErrorName;
@@ -83,6 +88,31 @@ export class LoadCancelledError extends OnestepError {
 /** The generator worker died (uncaught error, out of memory); the UI starts a new one. */
 export class WorkerCrashedError extends OnestepError {
   override readonly name = 'WorkerCrashedError' as const;
+}
+
+/** A model URL that is not https (plain http is allowed only for this machine: localhost tests). */
+export class InsecureUrlError extends OnestepError {
+  override readonly name = 'InsecureUrlError' as const;
+}
+
+/** A model repository or folder that is unreadable or lacks a file the pipeline needs. */
+export class LayoutError extends OnestepError {
+  override readonly name = 'LayoutError' as const;
+}
+
+/** The GPU's limits (buffer sizes) or the browser's one-buffer limit are below what the model needs. */
+export class DeviceLimitError extends OnestepError {
+  override readonly name = 'DeviceLimitError' as const;
+}
+
+/** The storage estimate leaves less free space than the model's files need (checked before downloading). */
+export class InsufficientStorageError extends OnestepError {
+  override readonly name = 'InsufficientStorageError' as const;
+}
+
+/** A model URL on a host this build does not allow (config.ts MODEL_HUBS; the CSP's connect-src). */
+export class HostNotAllowedError extends OnestepError {
+  override readonly name = 'HostNotAllowedError' as const;
 }
 
 /** True for the QuotaExceededError DOMException that IndexedDB throws when storage is full. */

@@ -7,35 +7,55 @@
  *   threads.
  * - The CSP allows scripts only from our own origin ('wasm-unsafe-eval' lets WebAssembly compile;
  *   it does not allow JS eval), no inline script, and network access (connect-src) only to our
- *   origin plus the model hosts in config.ts. Prompts therefore cannot leave the page even if some
- *   future bug rendered one as HTML.
+ *   origin plus the model hosts in config.ts (and, in test builds only, loopback http for the e2e
+ *   hub). Prompts therefore cannot leave the page even if some future bug rendered one as HTML.
  */
 
 export interface CspOptions {
-  /** Extra https origins allowed in connect-src (model hosts). */
+  /** Extra https origins allowed in connect-src (model hosts); `https://*.domain` covers its subdomains. */
   modelHosts: readonly string[];
+  /** Test builds: http://127.0.0.1:* and http://localhost:* too (config.ts LOOPBACK_MODEL_HOSTS). */
+  loopbackModels?: boolean;
   /** Vite's dev server: HMR needs a websocket and injects <style> tags. Never in a build. */
   dev?: boolean;
   /** For a <meta> tag: browsers ignore frame-ancestors there (and warn), so leave it out. */
   meta?: boolean;
 }
 
-/** Only plain https origins (no path, no wildcard) may be allowed: anything else is a typo or worse. */
+/** The CSP sources for model hosts on this machine (test builds only). */
+export const LOOPBACK_SOURCES = ['http://127.0.0.1:*', 'http://localhost:*'] as const;
+
+/**
+ * Only bare https origins may be allowed, or a subdomain wildcard of a registrable domain
+ * (https://*.hf.co: at least two labels after the "*."). No path, no bare "*", no scheme-only
+ * source: anything else is a typo or worse.
+ */
 export function checkModelHost(origin: string): string {
+  const wildcard = origin.startsWith('https://*.');
   let url: URL;
   try {
-    url = new URL(origin);
+    url = new URL(wildcard ? `https://x.${origin.slice('https://*.'.length)}` : origin);
   } catch {
     throw new Error(`model host "${origin}" is not a URL`);
   }
-  if (url.protocol !== 'https:' || url.origin !== origin.replace(/\/$/, '')) {
+  const expected = wildcard ? `https://x.${origin.slice('https://*.'.length)}` : origin;
+  if (url.protocol !== 'https:' || url.origin !== expected.replace(/\/$/, '')) {
     throw new Error(`model host "${origin}" must be a bare https origin such as https://models.example.org`);
   }
-  return url.origin;
+  if (wildcard && url.hostname.split('.').length < 3) throw new Error(`model host "${origin}" is too wide a wildcard`);
+  return wildcard ? `https://*.${url.hostname.slice(2)}` : url.origin;
 }
 
-export function contentSecurityPolicy({ modelHosts, dev = false, meta = false }: CspOptions): string {
-  const hosts = modelHosts.map(checkModelHost);
+/** Does a URL's origin match one of the allowed host sources (exact origin or https://*.domain)? */
+export function hostAllowed(url: URL, sources: readonly string[]): boolean {
+  return sources.some((s) => {
+    if (!s.startsWith('https://*.')) return url.origin === s;
+    return url.protocol === 'https:' && !url.port && url.hostname.endsWith(`.${s.slice('https://*.'.length)}`);
+  });
+}
+
+export function contentSecurityPolicy({ modelHosts, loopbackModels = false, dev = false, meta = false }: CspOptions): string {
+  const hosts = [...modelHosts.map(checkModelHost), ...(loopbackModels ? LOOPBACK_SOURCES : [])];
   const directives: Record<string, string[]> = {
     'default-src': ["'self'"],
     'script-src': ["'self'", "'wasm-unsafe-eval'"],

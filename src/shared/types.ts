@@ -48,12 +48,17 @@ export interface Manifest {
     unet: ManifestFile;
     vae_decoder: ManifestFile;
   };
-  tokenizer: { kind: 'tokenizers-json'; max_length: number; pad_id: number };
+  /** tokenizers-json: files.tokenizer is a tokenizer.json. clip-bpe: files.tokenizer is CLIP's
+   *  vocab.json and files[merges] its merges.txt (the published SD exports ship only those). */
+  tokenizer: { kind: 'tokenizers-json' | 'clip-bpe'; max_length: number; pad_id: number; merges?: string };
   tensors: { text_encoder: GraphSpec; unet: GraphSpec; vae_decoder: GraphSpec };
   latent: { channels: number; height: number; width: number };
   output: { width: number; height: number; range: [number, number] };
+  /** ddpm (DMD2): x = noise_scale·z, x0 = (x − √(1−ᾱ)ε)/√ᾱ.
+   *  euler (SD-Turbo): x = σ·z, ε from x/√(σ²+1), x0 = x − σε (noise_scale = σ, input_scale = 1/√(σ²+1)). */
   one_step: {
-    rule: 'ddpm';
+    rule: 'ddpm' | 'euler';
+    sigma?: number;
     timestep: number;
     alpha_bar: number;
     noise_scale: number;
@@ -73,7 +78,22 @@ export interface Manifest {
     default_guidance: number;
     prediction_type: 'epsilon';
   };
-  requirements?: { webgpu_features?: string[]; fp16_compute?: boolean };
+  requirements?: {
+    webgpu_features?: string[];
+    fp16_compute?: boolean;
+    /** false: the graphs are float16 and must not fall back to WASM (too slow, or unsupported). */
+    wasm?: boolean;
+    /** The largest single weight, which must fit the adapter's maxStorageBufferBindingSize. */
+    max_tensor_bytes?: number;
+  };
+  /** Graph file key → file keys of its ONNX external data (weights beyond protobuf's 2 GB limit). */
+  external_data?: Record<string, string[]>;
+  runtime?: {
+    /** Images per UNet call; 1 for 512×512 models (variations then run one after another). */
+    max_batch?: number;
+    /** ORT freeDimensionOverrides per graph, so every shape is static. */
+    free_dimension_overrides?: Partial<Record<'text_encoder' | 'unet' | 'vae_decoder', Record<string, number>>>;
+  };
   license?: unknown;
   attribution?: unknown;
 }
@@ -82,11 +102,34 @@ export interface Manifest {
 export interface ModelIndexEntry {
   id: string;
   name: string;
-  manifest: string;
+  /** Shipped models: their manifest.json, relative to index.json. Remote entries have `url` instead. */
+  manifest?: string;
   source: string;
   bytes: number;
   license?: string;
   default?: boolean;
+  /** Remote entries: the repository the "add by URL" flow reads (the manifest field is then unused). */
+  url?: string;
+  one_step_rule?: 'ddpm' | 'euler';
+  requirements?: Manifest['requirements'];
+}
+
+/** A model found at a URL, read before anything is downloaded (shown to the person to confirm). */
+export interface RemoteModelPlan {
+  id: string;
+  name: string;
+  license: string;
+  licenseUrl: string | null;
+  /** Where it came from: https://huggingface.co/<repo> or a localhost test host. */
+  source: string;
+  totalBytes: number;
+  files: { key: string; path: string; bytes: number }[];
+  rule: 'ddpm' | 'euler';
+  webgpuFeatures: string[];
+  /** Facts that were not published by the repository and were assumed (shown to the person). */
+  assumed: string[];
+  /** Why this device cannot run it (checked before downloading); null when it can. */
+  refusal: { name: string; message: string } | null;
 }
 
 export interface LoadResult {

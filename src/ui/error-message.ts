@@ -18,7 +18,7 @@ export function errorMessage(err: unknown): string {
     case 'WebGPUUnavailableError':
       return `WebGPU is not available here (${detail}). Remove ?backend=webgpu to use WASM.`;
     case 'Fp16UnsupportedError':
-      return `This GPU lacks 16-bit float support that the model needs (${detail}).`;
+      return `This device lacks the 16-bit float GPU support the model needs (${detail}).`;
     case 'DeviceLostError':
       return `The GPU stopped responding (${detail}). Reload the page to try again.`;
     case 'ModelNotLoadedError':
@@ -27,6 +27,16 @@ export function errorMessage(err: unknown): string {
       return 'Loading the model was stopped; loading it again continues where it stopped.';
     case 'WorkerCrashedError':
       return `The image engine stopped unexpectedly (${detail}); restarting it.`;
+    case 'InsecureUrlError':
+      return `Refused: ${detail}. Model weights are code the page runs, so they must come over https.`;
+    case 'LayoutError':
+      return `That is not a model this app can run: ${detail}.`;
+    case 'DeviceLimitError':
+      return `This device's limits are too small for this model: ${detail}.`;
+    case 'InsufficientStorageError':
+      return `Not enough storage on this device: ${detail}. Free some space or clear downloaded models.`;
+    case 'HostNotAllowedError':
+      return `Refused: ${detail}. This app downloads models only from the hosts it was built to allow, so nothing else is contacted.`;
     default:
       return `Something went wrong: ${detail}`;
   }

@@ -86,6 +86,10 @@ export class SupervisedGenerator {
   cacheInfo = (): Result<'cacheInfo'> => this.call((api) => api.cacheInfo());
   clearCache = (): Result<'clearCache'> => this.call((api) => api.clearCache());
   cancelLoad = (): Result<'cancelLoad'> => this.call((api) => api.cancelLoad());
+  /** Add a model by URL: read its layout and check this device (no weights), then download + load it. */
+  inspect = (...a: Args<'inspect'>): Result<'inspect'> => this.call((api) => api.inspect(...a));
+  add = (...a: Args<'add'>): Result<'add'> => this.call((api) => api.add(...a));
+  listAdded = (): Result<'listAdded'> => this.call((api) => api.listAdded());
   /** Bench only (bench/run.mjs through the page's ?bench=1 hook). */
   benchRawRuns = (...a: Args<'benchRawRuns'>): Result<'benchRawRuns'> => this.call((api) => api.benchRawRuns(...a));
   benchMatmul = (...a: Args<'benchMatmul'>): Result<'benchMatmul'> => this.call((api) => api.benchMatmul(...a));

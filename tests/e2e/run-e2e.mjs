@@ -21,6 +21,12 @@ import { executablePath } from './lib/app-page.mjs';
 import { startPreview } from './preview-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+// A test build: loopback http model hosts are allowed (connect-src and the app's URL check), for the
+// model-by-URL suite's local hub on a random port (src/shared/config.ts LOOPBACK_MODEL_HOSTS). The
+// build, the preview server's headers and any suite that builds again all inherit it. A dist/ from
+// `npm run build` lacks it: with E2E_SKIP_BUILD=1, reuse only a dist/ this runner built.
+process.env.ONESTEP_LOOPBACK_MODELS ??= '1';
 const root = path.resolve(here, '../..');
 
 function finish(passed, failed, timings = {}) {

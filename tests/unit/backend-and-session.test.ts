@@ -24,6 +24,18 @@ describe('session options', () => {
   it('WASM sessions are unchanged', () => {
     expect(sessionOptions('wasm')).toEqual({ executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   });
+  it("the model's static shapes and external data are added without touching NCHW; GPU outputs only on WebGPU", () => {
+    const data = new Uint8Array(4);
+    const extras = { freeDimensionOverrides: { batch_size: 1, height: 64 }, externalData: [{ path: 'model.onnx_data', data }], gpuOutputs: ['last_hidden_state'] };
+    const gpu = sessionOptions('webgpu', extras);
+    expect(gpu.executionProviders).toEqual([{ name: 'webgpu', preferredLayout: 'NCHW' }, 'wasm']);
+    expect(gpu.freeDimensionOverrides).toEqual({ batch_size: 1, height: 64 });
+    expect(gpu.externalData).toEqual([{ path: 'model.onnx_data', data }]);
+    expect(gpu.preferredOutputLocation).toEqual({ last_hidden_state: 'gpu-buffer' });
+    const cpu = sessionOptions('wasm', extras);
+    expect(cpu.preferredOutputLocation).toBeUndefined();
+    expect(cpu.freeDimensionOverrides).toEqual({ batch_size: 1, height: 64 });
+  });
 });
 
 describe('chooseBackend and required WebGPU features', () => {

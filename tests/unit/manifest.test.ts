@@ -19,7 +19,7 @@ describe('validateManifest', () => {
     ['negative bytes', () => { const m = clone(); m.files.vae_decoder.bytes = -1; return m; }, /files\.vae_decoder\.bytes/],
     ['path escaping the folder', () => { const m = clone(); m.files.unet.path = '../../etc/passwd'; return m; }, /relative path/],
     ['absolute URL path', () => { const m = clone(); m.files.unet.path = 'https://evil.example/x.onnx'; return m; }, /relative path/],
-    ['unknown rule', () => { const m = clone(); m.one_step.rule = 'euler'; return m; }, /one_step\.rule/],
+    ['unknown rule', () => { const m = clone(); m.one_step.rule = 'lcm'; return m; }, /one_step\.rule/],
     ['alpha_bar out of range', () => { const m = clone(); m.one_step.alpha_bar = 2; return m; }, /one_step\.alpha_bar/],
     ['zero scaling factor', () => { const m = clone(); m.vae.scaling_factor = 0; return m; }, /vae\.scaling_factor/],
     ['unknown schema', () => { const m = clone(); m.schema = 9; return m; }, /schema/],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkModelHost, contentSecurityPolicy, securityHeaders } from '../../src/shared/security-headers';
+import { ALLOWED_MODEL_HOSTS, LOOPBACK_MODEL_HOSTS, MODEL_HUBS } from '../../src/shared/config';
+import { checkModelHost, contentSecurityPolicy, hostAllowed, securityHeaders } from '../../src/shared/security-headers';
 import { shouldRestart } from '../../src/ui/restart-policy';
 import { cachesToDelete } from '../../workers/service-worker/caches';
 import { precachedUrlFor } from '../../workers/service-worker/routing';
@@ -23,6 +24,25 @@ describe('Content-Security-Policy', () => {
     expect(() => checkModelHost('http://models.example.org')).toThrow(/https/);
     expect(() => checkModelHost('https://models.example.org/path')).toThrow();
     expect(() => checkModelHost('*')).toThrow();
+  });
+
+  it('allows the model hubs and their download hosts (wildcards of HF-owned domains), loopback only in test builds', () => {
+    expect(MODEL_HUBS).toEqual(['https://huggingface.co']);
+    expect(LOOPBACK_MODEL_HOSTS).toBe(false); // unit tests run without the e2e build flag
+    const app = contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS });
+    expect(app).toContain("connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co;");
+    expect(app).not.toContain('http://');
+    expect(contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels: true })).toContain('https://*.hf.co http://127.0.0.1:* http://localhost:*;');
+    expect(checkModelHost('https://*.hf.co')).toBe('https://*.hf.co');
+    expect(() => checkModelHost('https://*.co')).toThrow(/wide/);
+    expect(() => checkModelHost('http://*.hf.co')).toThrow();
+    // The hosts resolve/ redirects to (LFS, Xet bridge, CDN edges), and nothing else.
+    for (const u of ['https://huggingface.co/a', 'https://cdn-lfs.huggingface.co/x', 'https://cdn-lfs-us-1.hf.co/x', 'https://cas-bridge.xethub.hf.co/x', 'https://us.aws.cdn.hf.co/x']) {
+      expect(hostAllowed(new URL(u), ALLOWED_MODEL_HOSTS)).toBe(true);
+    }
+    for (const u of ['http://huggingface.co/a', 'https://hf.co.evil.example/x', 'https://evilhf.co/x', 'https://example.org/x']) {
+      expect(hostAllowed(new URL(u), ALLOWED_MODEL_HOSTS)).toBe(false);
+    }
   });
 
   it('leaves frame-ancestors out of the meta form, and relaxes only HMR needs in dev', () => {

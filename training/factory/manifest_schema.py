@@ -62,6 +62,17 @@ def validate_manifest(m: dict) -> dict:
         raise ManifestError("manifest: only epsilon prediction is supported")
     if _need(_need(m, "vae", dict, ""), "scaling_factor", float, "vae.") <= 0:
         raise ManifestError("manifest: vae.scaling_factor must be positive")
+    tok = _need(m, "tokenizer", dict, "")
+    kind = _need(tok, "kind", str, "tokenizer.")
+    if kind not in ("tokenizers-json", "clip-bpe"):
+        raise ManifestError("manifest: tokenizer.kind must be 'tokenizers-json' or 'clip-bpe'")
+    if kind == "clip-bpe" and _need(tok, "merges", str, "tokenizer.") not in files:
+        raise ManifestError("manifest: tokenizer.merges must name a key of files (CLIP's merges.txt)")
+    if rule["rule"] == "euler" and not isinstance(rule.get("sigma"), float):
+        raise ManifestError("manifest: one_step.sigma is needed by the euler rule")
+    for graph, keys in m.get("external_data", {}).items():
+        if graph not in files or not all(k in files for k in keys):
+            raise ManifestError(f"manifest: external_data.{graph} must name keys of files")
     _need(m, "license", dict, "")
     _need(m, "attribution", dict, "")
     _need(_need(m, "requirements", dict, ""), "webgpu_features", list, "requirements.")

@@ -62,6 +62,7 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   const { url, file, fileKey, spec, chunkBytes, store, signal } = req;
   const doFetch = req.fetchImpl ?? fetch;
   const where = url.pathname;
+  const sameOrigin = typeof location !== 'undefined' && url.origin === location.origin;
   let stored = true;
   /** Runs a storage write; on the first refusal switch to memory-only and drop what was stored. */
   const keep = async (write: () => Promise<void>) => {
@@ -94,8 +95,11 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   const request = async (from: number, validator: string | null) => {
     const headers: Record<string, string> = {};
     if (from > 0) {
+      // "bytes=N-" is a CORS-safelisted header, so resuming from a model hub (another origin) needs
+      // no preflight. If-Range is not safelisted: it is sent to our own origin only. A hub file that
+      // changed under the same URL is still caught, by the sha256 check of the whole file.
       headers.Range = `bytes=${from}-`;
-      if (validator) headers['If-Range'] = validator;
+      if (validator && sameOrigin) headers['If-Range'] = validator;
     }
     try {
       // no-store: the bytes go to IndexedDB; a second copy in the HTTP cache only wastes quota.

@@ -39,6 +39,18 @@ export async function hasCached(fileKey: string, sha256: string): Promise<boolea
   return index?.kind === 'onestep-file' && index.sha256 === sha256;
 }
 
+/**
+ * Bytes of this file already on the device: all of it when indexed with this sha256, else the
+ * complete chunks of an interrupted download of it (which the next download resumes after).
+ * The "not enough storage" check before adding a model counts only what is still to come.
+ */
+export async function storedBytes(fileKey: string, sha256: string, bytes: number): Promise<number> {
+  if (await hasCached(fileKey, sha256)) return bytes;
+  const partial = await get<PartialRecord>(partialKey(fileKey), db());
+  if (partial?.kind !== 'onestep-partial' || partial.sha256 !== sha256 || partial.bytes !== bytes) return 0;
+  return Math.min(partial.chunksDone * partial.chunkBytes, bytes);
+}
+
 /** Returns the file if its index matches `sha256` and every chunk is present; else null. */
 export async function readCached(fileKey: string, sha256: string): Promise<Uint8Array<ArrayBuffer> | null> {
   const index = await get<IndexRecord>(fileKey, db());

@@ -76,7 +76,11 @@ export function validateManifest(raw: unknown): Manifest {
   for (const key of Object.keys(files)) if (!REQUIRED_FILES.includes(key as never)) validateFile(files, key);
 
   const tok = obj(raw, 'tokenizer', '');
-  oneOf(tok, 'kind', 'tokenizer.', ['tokenizers-json'] as const);
+  const kind = oneOf(tok, 'kind', 'tokenizer.', ['tokenizers-json', 'clip-bpe'] as const);
+  if (kind === 'clip-bpe') {
+    const merges = str(tok, 'merges', 'tokenizer.');
+    if (!(merges in files)) throw new ManifestError(`manifest: "tokenizer.merges" names "${merges}", which is not in "files"`);
+  }
   num(tok, 'max_length', 'tokenizer.', positiveInt, 'positive integer');
   num(tok, 'pad_id', 'tokenizer.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
 
@@ -102,7 +106,8 @@ export function validateManifest(raw: unknown): Manifest {
   }
 
   const rule = obj(raw, 'one_step', '');
-  oneOf(rule, 'rule', 'one_step.', ['ddpm'] as const);
+  const form = oneOf(rule, 'rule', 'one_step.', ['ddpm', 'euler'] as const);
+  if (form === 'euler') num(rule, 'sigma', 'one_step.', (n) => n > 0, 'positive number');
   oneOf(rule, 'prediction_type', 'one_step.', ['epsilon'] as const);
   num(rule, 'timestep', 'one_step.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
   num(rule, 'alpha_bar', 'one_step.', (n) => n > 0 && n <= 1, 'number in (0, 1]');
@@ -110,6 +115,35 @@ export function validateManifest(raw: unknown): Manifest {
   num(rule, 'input_scale', 'one_step.', (n) => n > 0, 'positive number');
 
   num(obj(raw, 'vae', ''), 'scaling_factor', 'vae.', (n) => n > 0, 'positive number');
+
+  if ('requirements' in raw) {
+    const req = obj(raw, 'requirements', '');
+    const features = req.webgpu_features ?? [];
+    if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) {
+      throw new ManifestError('manifest: "requirements.webgpu_features" must be a list of feature names');
+    }
+    if ('max_tensor_bytes' in req) num(req, 'max_tensor_bytes', 'requirements.', positiveInt, 'positive integer');
+  }
+  if ('external_data' in raw) {
+    const ext = obj(raw, 'external_data', '');
+    for (const [graph, list] of Object.entries(ext)) {
+      if (!(graph in files)) throw new ManifestError(`manifest: "external_data.${graph}" is not a file in "files"`);
+      if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && k in files)) {
+        throw new ManifestError(`manifest: "external_data.${graph}" must list keys of "files"`);
+      }
+    }
+  }
+  if ('runtime' in raw) {
+    const rt = obj(raw, 'runtime', '');
+    if ('max_batch' in rt) num(rt, 'max_batch', 'runtime.', positiveInt, 'positive integer');
+    if ('free_dimension_overrides' in rt) {
+      const fdo = obj(rt, 'free_dimension_overrides', 'runtime.');
+      for (const [graph, dims] of Object.entries(fdo)) {
+        if (!isObj(dims)) throw new ManifestError(`manifest: "runtime.free_dimension_overrides.${graph}" must be an object`);
+        for (const k of Object.keys(dims)) num(dims, k, `runtime.free_dimension_overrides.${graph}.`, positiveInt, 'positive integer');
+      }
+    }
+  }
 
   if ('teacher' in raw) {
     const t = obj(raw, 'teacher', '');
@@ -128,19 +162,18 @@ export function validateManifest(raw: unknown): Manifest {
   return raw as unknown as Manifest;
 }
 
-/** Reads public/models/index.json and returns the entry for `modelId`. */
-export async function findModel(modelsBase: string, modelId: string): Promise<ModelIndexEntry> {
+/** Reads public/models/index.json: the shipped model and the known remote exports. */
+export async function readIndex(modelsBase: string): Promise<ModelIndexEntry[]> {
   const url = new URL('index.json', modelsBase);
   const res = await fetch(url);
   if (!res.ok) throw new ManifestError(`model index ${url.pathname}: HTTP ${res.status}`);
   const index = (await res.json()) as { models?: ModelIndexEntry[] };
-  const entry = index.models?.find((m) => m.id === modelId);
-  if (!entry) throw new ManifestError(`model "${modelId}" is not in ${url.pathname}`);
-  return entry;
+  return index.models ?? [];
 }
 
 /** Fetches and validates the manifest; returns it with the folder URL its file paths are relative to. */
 export async function fetchManifest(modelsBase: string, entry: ModelIndexEntry): Promise<{ manifest: Manifest; baseUrl: URL }> {
+  if (!entry.manifest) throw new ManifestError(`model "${entry.id}" is a remote entry: add it by URL (${entry.url ?? 'no url'})`);
   const url = new URL(entry.manifest, modelsBase);
   let raw: unknown;
   try {

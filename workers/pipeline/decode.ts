@@ -1,6 +1,7 @@
 /** Latents → RGB in the manifest's output range, through the VAE decoder (latent / scaling_factor). */
-import * as ort from 'onnxruntime-web';
+import type * as ort from 'onnxruntime-web';
 import type { Manifest } from '../../src/shared/types';
+import { floatTensor, readFloat32, valueType } from './tensors';
 
 export async function decodeLatents(decoder: ort.InferenceSession, manifest: Manifest, x0: Float32Array, batch: number): Promise<Float32Array> {
   const { channels, height, width } = manifest.latent;
@@ -9,9 +10,10 @@ export async function decodeLatents(decoder: ort.InferenceSession, manifest: Man
   const graph = manifest.tensors.vae_decoder;
   const inName = Object.keys(graph.inputs)[0];
   const outName = Object.keys(graph.outputs)[0];
-  const out = await decoder.run({ [inName]: new ort.Tensor('float32', scaled, [batch, channels, height, width]) });
+  const type = valueType(decoder, inName, 'input', graph.inputs[inName].dtype);
+  const out = await decoder.run({ [inName]: floatTensor(type, scaled, [batch, channels, height, width]) });
   try {
-    return (await out[outName].getData()) as Float32Array;
+    return await readFloat32(out[outName]);
   } finally {
     for (const t of Object.values(out)) t.dispose();
   }

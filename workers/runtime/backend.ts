@@ -42,9 +42,19 @@ export function configureOrt(requested?: number): number {
   return threads;
 }
 
-export async function chooseBackend(preference: BackendPreference, requiredFeatures: readonly string[], requestedThreads?: number): Promise<BackendChoice> {
+/**
+ * `requestedThreads`: the page's ?threads=N (benchmarks). `wasmOk` false (float16 graphs): a
+ * device without the WebGPU features gets a clear refusal, not a WASM session that fails deep in
+ * ORT or takes minutes per image.
+ */
+export async function chooseBackend(
+  preference: BackendPreference,
+  requiredFeatures: readonly string[],
+  requestedThreads?: number,
+  wasmOk = true,
+): Promise<BackendChoice> {
   const threads = configureOrt(requestedThreads);
-  if (preference === 'wasm') return { backend: 'wasm', note: null, threads };
+  if (preference === 'wasm' && wasmOk) return { backend: 'wasm', note: null, threads };
 
   let note: string | null = null;
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
@@ -62,10 +72,11 @@ export async function chooseBackend(preference: BackendPreference, requiredFeatu
     } else {
       const missing = requiredFeatures.filter((f) => !adapter.features.has(f));
       if (missing.length === 0) return { backend: 'webgpu', note: null, threads };
-      if (preference === 'webgpu') throw new Fp16UnsupportedError(`the GPU lacks ${missing.join(', ')}, which this model needs`);
+      if (preference === 'webgpu' || !wasmOk) throw new Fp16UnsupportedError(`the GPU lacks ${missing.join(', ')}, which this model needs`);
       note = `the GPU lacks ${missing.join(', ')}`;
     }
   }
   if (preference === 'webgpu') throw new WebGPUUnavailableError(`WebGPU was requested but ${note}`);
+  if (!wasmOk) throw new Fp16UnsupportedError(`this model needs WebGPU with ${requiredFeatures.join(', ') || 'float16'}, but ${note}`);
   return { backend: 'wasm', note, threads };
 }

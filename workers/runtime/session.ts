@@ -15,16 +15,32 @@ import type { Backend } from '../../src/shared/types';
  */
 export const WEBGPU_EP: { name: 'webgpu'; preferredLayout: 'NCHW' } = { name: 'webgpu', preferredLayout: 'NCHW' };
 
-export function sessionOptions(backend: Backend): ort.InferenceSession.SessionOptions {
-  return {
+export interface SessionExtras {
+  /** Pins symbolic dimensions (batch_size, height, …) so ORT plans static shapes. */
+  freeDimensionOverrides?: Record<string, number>;
+  /** ONNX external data: `path` is the location string inside the graph (e.g. model.onnx_data). */
+  externalData?: { path: string; data: Uint8Array }[];
+  /** Outputs to leave in GPU memory (WebGPU only), e.g. the text encoder's hidden states. */
+  gpuOutputs?: string[];
+}
+
+/** Session options: the backend's execution providers (NCHW on WebGPU) plus the model's extras. */
+export function sessionOptions(backend: Backend, extras: SessionExtras = {}): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = {
     // On WebGPU, nodes the WebGPU EP lacks fall back to the CPU kernels of the same build.
     executionProviders: backend === 'webgpu' ? [WEBGPU_EP, 'wasm'] : ['wasm'],
     graphOptimizationLevel: 'all',
   };
+  if (extras.freeDimensionOverrides) options.freeDimensionOverrides = extras.freeDimensionOverrides;
+  if (extras.externalData?.length) options.externalData = extras.externalData;
+  if (backend === 'webgpu' && extras.gpuOutputs?.length) {
+    options.preferredOutputLocation = Object.fromEntries(extras.gpuOutputs.map((n) => [n, 'gpu-buffer' as const]));
+  }
+  return options;
 }
 
-export async function createSession(bytes: Uint8Array, backend: Backend): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, sessionOptions(backend));
+export async function createSession(bytes: Uint8Array, backend: Backend, extras: SessionExtras = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, sessionOptions(backend, extras));
 }
 
 /**

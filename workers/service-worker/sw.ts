@@ -9,14 +9,14 @@
 /// <reference lib="webworker" />
 import { cacheNames, clientsClaim } from 'workbox-core';
 import { getCacheKeyForURL, matchPrecache, precache, type PrecacheEntry } from 'workbox-precaching';
-import { ALLOWED_MODEL_HOSTS } from '../../src/shared/config';
+import { ALLOWED_MODEL_HOSTS, LOOPBACK_MODEL_HOSTS } from '../../src/shared/config';
 import { securityHeaders } from '../../src/shared/security-headers';
 import { cachesToDelete } from './caches';
 import { precachedUrlFor } from './routing';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (PrecacheEntry | string)[] };
 
-const HEADERS = securityHeaders({ modelHosts: ALLOWED_MODEL_HOSTS });
+const HEADERS = securityHeaders({ modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels: LOOPBACK_MODEL_HOSTS });
 
 // Install: fetch and store every precache entry (a new build's files, old ones untouched).
 precache(self.__WB_MANIFEST);

@@ -1,0 +1,121 @@
+/**
+ * "Add a model by URL": read the repository, show name, licence and size, say whether this device
+ * can run it (checked before any download), and download only when the person says so.
+ * Known public exports from index.json are offered as one-click fill-ins.
+ * Everything is set as textContent: repository names and licences come from other people's servers.
+ */
+import type { LoadResult, ModelIndexEntry, Progress, RemoteModelPlan } from '../shared/types';
+import { errorMessage } from './error-message';
+import { formatBytes } from './format';
+import type { SupervisedGenerator } from './supervisor';
+
+export interface AddModelDeps {
+  /** The page's supervised worker (a crash rejects the call with WorkerCrashedError). */
+  generator: Pick<SupervisedGenerator, 'inspect' | 'add'>;
+  /** A progress callback for one download, silenced (`end`) once it settled. */
+  loadProgress: () => { callback: (p: Progress) => void; end(): void };
+  /** Called with the loaded model; the page switches to it. */
+  onLoaded: (result: LoadResult, id: string) => void;
+  /** A download failed: the page's current model is still loaded; clear the load progress. */
+  onFailed: () => void;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const RULES = { euler: 'SD-Turbo one-step rule (Euler, σ·noise at t = 999)', ddpm: 'DMD2 one-step rule (DDPM form)' } as const;
+
+export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: AddModelDeps): { showKnown(entries: ModelIndexEntry[]): void } {
+  const form = $<HTMLFormElement>('add-model-form');
+  const input = $<HTMLInputElement>('model-url');
+  const checkButton = $<HTMLButtonElement>('check-model');
+  const plan = $<HTMLDivElement>('model-plan');
+  const download = $<HTMLButtonElement>('download-model');
+  const status = $<HTMLParagraphElement>('add-model-status');
+  let current: RemoteModelPlan | null = null;
+
+  const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'error', errorName?: string) => {
+    status.textContent = text;
+    status.dataset.state = state;
+    if (errorName) status.dataset.error = errorName;
+    else delete status.dataset.error;
+  };
+
+  function render(p: RemoteModelPlan): void {
+    plan.hidden = false;
+    $('plan-name').textContent = `${p.name} — ${p.source}`;
+    const license = $('plan-license');
+    license.textContent = `Licence: ${p.license}${p.licenseUrl ? ` (${p.licenseUrl})` : ''}. Read it before using the images.`;
+    license.dataset.license = p.license;
+    const size = $('plan-size');
+    size.textContent = `Download: ${formatBytes(p.totalBytes)} in ${p.files.length} files · ${RULES[p.rule]}${p.webgpuFeatures.length ? ` · needs WebGPU ${p.webgpuFeatures.join(', ')}` : ''}`;
+    size.dataset.bytes = String(p.totalBytes);
+    $('plan-files').replaceChildren(
+      ...p.files.map((f) => {
+        const li = document.createElement('li');
+        li.textContent = `${f.path}: ${formatBytes(f.bytes)}`;
+        return li;
+      }),
+    );
+    $('plan-assumed').textContent = p.assumed.length ? `Not published by the repository, so assumed: ${p.assumed.join('; ')}.` : '';
+    download.disabled = p.refusal !== null;
+    if (p.refusal) say(`This device cannot run it: ${errorMessage(p.refusal)}`, 'error', p.refusal.name);
+    else say(`This device can run it. Download ${formatBytes(p.totalBytes)}?`, 'ready');
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    current = null;
+    plan.hidden = true;
+    download.disabled = true;
+    checkButton.disabled = true;
+    say('Reading the repository…', 'checking');
+    try {
+      current = await generator.inspect(input.value);
+      render(current);
+    } catch (err) {
+      say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
+    } finally {
+      checkButton.disabled = false;
+    }
+  });
+
+  download.addEventListener('click', async () => {
+    if (!current) return;
+    const id = current.id;
+    download.disabled = true;
+    say(`Downloading ${current.name}…`, 'loading');
+    const progressOf = loadProgress();
+    try {
+      const result = await generator.add(id, progressOf.callback);
+      progressOf.end();
+      say(`${result.name} is saved on this device and ready.`, 'added');
+      onLoaded(result, id);
+    } catch (err) {
+      progressOf.end();
+      say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
+      download.disabled = false;
+      onFailed();
+    }
+  });
+
+  return {
+    showKnown(entries: ModelIndexEntry[]): void {
+      $('known-models').replaceChildren(
+        ...entries.filter((m) => m.url).map((m) => {
+          const li = document.createElement('li');
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.textContent = 'Check';
+          b.addEventListener('click', () => {
+            input.value = m.url!;
+            form.requestSubmit();
+          });
+          const text = document.createElement('span');
+          text.textContent = ` ${m.name} — ${formatBytes(m.bytes)}, licence ${m.license ?? 'unknown'}`;
+          li.append(b, text);
+          return li;
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// "Add a model by URL" end to end, on WASM (no WebGPU adapter offered, so no shader-f16):
+// a tiny random Stable-Diffusion pipeline is built and converted by training/ (the real converter),
+// served by a local stand-in for the Hugging Face hub (same URL scheme and tree listing), then
+// refused where it must be (plain http, missing files, fp16 without shader-f16, short storage,
+// a corrupted file) and otherwise added: size and licence shown, downloaded with progress, verified,
+// cached, generating, and loaded again from IndexedDB with the hub stopped.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { assert, runAll, test } from '../harness.mjs';
+import { baseArgs, canvasStats, executablePath, fileSources, SEED, typeAndWait, waitReady } from '../lib/app-page.mjs';
+import { startHub } from '../lib/hub-server.mjs';
+import { buildTinySd } from '../lib/tiny-sd.mjs';
+
+export const name = 'model by URL';
+export const envFlag = 'E2E_MODEL_URL';
+
+/** Types a URL into the add-model panel, presses Check, waits for the verdict. */
+async function check(page, url) {
+  await page.evaluate(() => (document.getElementById('add-model-panel').open = true));
+  await page.fill('#model-url', url);
+  await page.click('#check-model');
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 60_000, polling: 100 });
+  return {
+    state: await page.getAttribute('#add-model-status', 'data-state'),
+    error: await page.getAttribute('#add-model-status', 'data-error'),
+    text: await page.textContent('#add-model-status'),
+  };
+}
+
+export async function run({ baseUrl, timings, root }) {
+  const t0 = Date.now();
+  const { cache, built } = buildTinySd(root);
+  timings.tinySdBuildMs = Date.now() - t0;
+  console.log(`  tiny SD pipeline ${built ? 'built and converted' : 'reused'} at ${cache} (${timings.tinySdBuildMs} ms)`);
+  const euler = path.join(cache, 'euler');
+  const manifest = JSON.parse(readFileSync(path.join(euler, 'manifest.json'), 'utf8'));
+  const totalBytes = Object.values(manifest.files).reduce((s, f) => s + f.bytes, 0);
+
+  let hub = await startHub({
+    'onestep-test/tiny-sd': { dir: euler, license: 'MIT' },
+    'onestep-test/tiny-sd-fp16': { dir: path.join(cache, 'fp16'), license: 'CC-BY-NC-SA-4.0' },
+    // The published-export shape (no manifest.json) with the UNet missing.
+    'onestep-test/no-unet': { dir: euler, license: 'MIT', hide: ['manifest.json', 'unet'] },
+    'onestep-test/tiny-sd-corrupt': { dir: euler, license: 'MIT', corrupt: ['unet/model.onnx_data'] },
+  });
+  const modelId = `${new URL(hub.url).host}/onestep-test/tiny-sd`;
+  const weightRequests = (repo) => hub.requests.filter((p) => p.startsWith(`/onestep-test/${repo}/resolve/`) && /\.onnx/.test(p));
+
+  const browser = await chromium.launch({ executablePath, args: baseArgs }); // no WebGPU adapter
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const statusLog = [];
+
+  try {
+    test('the shipped model loads, and the add-model panel lists the known SD-Turbo exports', async () => {
+      await page.goto(`${baseUrl}#seed=${SEED}`);
+      await waitReady(page);
+      const known = await page.textContent('#known-models');
+      assert(/SD-Turbo/.test(known) && /stabilityai-non-commercial/.test(known), `known exports listed: "${known}"`);
+    }, { timeoutMs: 320_000 });
+
+    test('a plain-http URL to another host is refused (InsecureUrlError)', async () => {
+      const r = await check(page, 'http://example.com/stabilityai/sd-turbo');
+      assert(r.state === 'error' && r.error === 'InsecureUrlError', `refused: ${JSON.stringify(r)}`);
+      assert(/https/.test(r.text), `says why: "${r.text}"`);
+    });
+
+    test('a repository without the needed files is refused, naming what is missing (LayoutError)', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/no-unet`);
+      assert(r.state === 'error' && r.error === 'LayoutError', `refused: ${JSON.stringify(r)}`);
+      assert(/unet\/model\.onnx/.test(r.text), `names the missing file: "${r.text}"`);
+      const r2 = await check(page, `${hub.url}/onestep-test/does-not-exist`);
+      assert(r2.error === 'LayoutError', `unknown repository refused: ${JSON.stringify(r2)}`);
+    });
+
+    test('an fp16 model is refused on a device without shader-f16, before any weight is downloaded', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd-fp16`);
+      assert(r.state === 'error' && r.error === 'Fp16UnsupportedError', `refused: ${JSON.stringify(r)}`);
+      assert(/shader-f16/.test(r.text), `says why: "${r.text}"`);
+      assert(await page.isDisabled('#download-model'), 'download button disabled');
+      assert((await page.getAttribute('#plan-license', 'data-license')) === 'CC-BY-NC-SA-4.0', 'licence still shown');
+      assert(weightRequests('tiny-sd-fp16').length === 0, `no weights fetched: ${weightRequests('tiny-sd-fp16')}`);
+    });
+
+    test('a model larger than the free storage is refused before downloading (InsufficientStorageError)', async () => {
+      // Chromium's CDP Storage.overrideQuotaForOrigin does not change navigator.storage.estimate()
+      // here (measured: incognito, persistent profile, page and browser sessions), so the generator
+      // worker's estimate is answered with a nearly full disk; the app's check and message are real.
+      const worker = page.workers().find((w) => /generator/.test(w.url()));
+      assert(worker, `the generator worker is reachable (${page.workers().map((w) => w.url())})`);
+      await worker.evaluate(() => {
+        self.__estimate = navigator.storage.estimate.bind(navigator.storage);
+        navigator.storage.estimate = async () => ({ quota: 10 * 1024 * 1024 * 1024, usage: 10 * 1024 * 1024 * 1024 - 64 * 1024 });
+      });
+      try {
+        const r = await check(page, `${hub.url}/onestep-test/tiny-sd`);
+        assert(r.state === 'error' && r.error === 'InsufficientStorageError', `refused: ${JSON.stringify(r)}`);
+        assert(/storage/i.test(r.text) && /64 KB/.test(r.text), `says why: "${r.text}"`);
+        assert(weightRequests('tiny-sd').length === 0, 'no weights fetched');
+      } finally {
+        await worker.evaluate(() => (navigator.storage.estimate = self.__estimate));
+      }
+    });
+
+    test('a file whose sha256 differs is refused after download and never stored (IntegrityError)', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd-corrupt`);
+      assert(r.state === 'ready', `plan accepted before download: ${JSON.stringify(r)}`);
+      await page.click('#download-model');
+      await page.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 120_000 });
+      const error = await page.getAttribute('#add-model-status', 'data-error');
+      assert(error === 'IntegrityError', `IntegrityError, got ${error}: ${await page.textContent('#add-model-status')}`);
+      const stored = await page.evaluate(() => new Promise((resolve, reject) => {
+        const open = indexedDB.open('onestep-models');
+        open.onerror = reject;
+        open.onsuccess = () => {
+          const req = open.result.transaction('files').objectStore('files').getAllKeys();
+          req.onsuccess = () => resolve(req.result.map(String));
+          req.onerror = reject;
+        };
+      }));
+      const bad = stored.filter((k) => k.includes('tiny-sd-corrupt') && k.includes('/unet_data'));
+      assert(bad.length === 0, `the corrupted file was not stored: ${bad}`);
+      assert(stored.some((k) => k.includes('tiny-sd-corrupt') && k.endsWith('/unet')), 'its good files were stored (so a retry only fetches the bad one)');
+      // The shipped model still runs: the failed add did not unload it.
+      const s = await typeAndWait(page, 'red apple');
+      assert(s.std > 8, 'shipped model still paints');
+    }, { timeoutMs: 180_000 });
+
+    test('adds the tiny SD by URL: size and licence shown, downloads with progress, verifies, caches, generates', async () => {
+      await page.evaluate(() => {
+        window.__statusLog = [];
+        const s = document.getElementById('status');
+        new MutationObserver(() => window.__statusLog.push(s.textContent)).observe(s, { childList: true, characterData: true, subtree: true });
+      });
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd`);
+      assert(r.state === 'ready' && !r.error, `device can run it: ${JSON.stringify(r)}`);
+      assert(Number(await page.getAttribute('#plan-size', 'data-bytes')) === totalBytes, `total size ${totalBytes} shown`);
+      assert((await page.getAttribute('#plan-license', 'data-license')) === 'MIT', 'licence shown');
+      assert(/SD-Turbo one-step rule/.test(await page.textContent('#plan-size')), 'the one-step rule is named');
+      assert(weightRequests('tiny-sd').length === 0, 'nothing downloaded before confirming');
+
+      await page.click('#download-model');
+      await page.waitForFunction((id) => {
+        const s = document.getElementById('status');
+        return (s.dataset.model === id && s.dataset.state !== 'loading') || document.getElementById('add-model-status').dataset.state === 'error';
+      }, modelId, { timeout: 180_000, polling: 100 });
+      assert((await page.getAttribute('#add-model-status', 'data-state')) === 'added', `added: ${await page.textContent('#add-model-status')}`);
+      statusLog.push(...(await page.evaluate(() => window.__statusLog)));
+      assert(statusLog.some((t) => /Downloading unet_data: \d+% of/.test(t)), `download progress shown: ${statusLog.slice(0, 8).join(' | ')}`);
+      assert(statusLog.some((t) => /Checking unet_data/.test(t)), 'sha256 check shown');
+      assert(statusLog.some((t) => /Saved unet_data on this device/.test(t)), 'stored in IndexedDB');
+      const fetched = weightRequests('tiny-sd').map((p) => p.split('/resolve/main/')[1]).sort();
+      assert(JSON.stringify(fetched) === JSON.stringify(['text_encoder/model.onnx', 'unet/model.onnx', 'unet/model.onnx_data', 'vae_decoder/model.onnx']),
+        `graph + external data fetched once each: ${fetched}`);
+      const sources = await fileSources(page);
+      assert(Object.keys(sources).length === 6 && Object.values(sources).every((s) => s === 'network'), `all downloaded: ${JSON.stringify(sources)}`);
+      assert(new URL(page.url()).searchParams.get('model') === modelId, 'the address names the model');
+
+      const s = await typeAndWait(page, 'a red apple');
+      timings.urlModelMsPerImage = Number(await page.getAttribute('#status', 'data-ms'));
+      assert(s.width === 128 && s.height === 128, `128×128 image (${s.width}×${s.height})`);
+      assert(s.std > 1, `not a flat image (std ${s.std.toFixed(1)})`);
+      const other = await typeAndWait(page, 'a smiling cat');
+      assert(other.hash !== s.hash, 'another prompt, another image (the CLIP tokenizer and text encoder reach the UNet)');
+      await typeAndWait(page, 'a red apple');
+      assert((await canvasStats(page)).hash === s.hash, 'same prompt and seed, same pixels');
+      timings.urlModelImageHash = s.hash;
+    }, { timeoutMs: 240_000 });
+
+    if (process.env.E2E_URL_WEBGPU === '1') {
+      // Opt-in (SwiftShader is slow): the same model on WebGPU, where the text encoder's output is
+      // kept in GPU memory (preferredOutputLocation 'gpu-buffer') and fed to the UNet as is.
+      test('on WebGPU (SwiftShader) the added model generates with a GPU-resident embedding', async () => {
+        const gpuBrowser = await chromium.launch({ executablePath, args: [...baseArgs, '--enable-unsafe-webgpu'] });
+        try {
+          const gpuPage = await (await gpuBrowser.newContext()).newPage();
+          // The prompt comes in the link, so the one image made right after loading is the one
+          // checked (SwiftShader needs minutes per image; a second one would double that).
+          await gpuPage.goto(`${baseUrl}?model=none#prompt=a+red+apple&seed=${SEED}`);
+          const r = await check(gpuPage, `${hub.url}/onestep-test/tiny-sd`);
+          assert(r.state === 'ready', `device can run it: ${JSON.stringify(r)}`);
+          await gpuPage.click('#download-model');
+          await gpuPage.waitForFunction((id) => document.getElementById('status').dataset.model === id || document.getElementById('add-model-status').dataset.state === 'error', modelId, { timeout: 300_000 });
+          assert((await gpuPage.getAttribute('#status', 'data-backend')) === 'webgpu', 'runs on WebGPU');
+          await gpuPage.waitForFunction(() => {
+            const s = document.getElementById('status');
+            return (Number(document.getElementById('output').dataset.generation ?? 0) >= 1 && s.dataset.state === 'ready') || s.dataset.state === 'error';
+          }, null, { timeout: 540_000, polling: 500 });
+          assert((await gpuPage.getAttribute('#status', 'data-state')) === 'ready', `no error: ${await gpuPage.textContent('#status')}`);
+          const s = await canvasStats(gpuPage);
+          timings.urlModelWebGpuMs = Number(await gpuPage.getAttribute('#status', 'data-ms'));
+          assert(s.width === 128 && s.std > 1, `image painted on WebGPU (std ${s.std.toFixed(1)})`);
+        } finally {
+          await gpuBrowser.close();
+        }
+      }, { timeoutMs: 900_000 });
+    }
+
+    test('with the hub stopped, a reload loads the added model from IndexedDB and paints the same image', async () => {
+      const before = timings.urlModelImageHash;
+      await hub.stop();
+      hub = null;
+      await page.reload();
+      await waitReady(page);
+      assert((await page.getAttribute('#status', 'data-model')) === modelId, 'the added model loaded again');
+      const sources = await fileSources(page);
+      assert(Object.values(sources).every((s) => s === 'cache'), `every file from this device: ${JSON.stringify(sources)}`);
+      const s = await typeAndWait(page, 'a red apple');
+      assert(s.hash === before, `same pixels offline (${s.hash} vs ${before})`);
+    }, { timeoutMs: 120_000 });
+
+    test('the page has no console errors', async () => {
+      // Refused loads log nothing; failed fetches of the stopped hub would, but none are made.
+      const real = consoleErrors.filter((e) => !/favicon|Failed to load resource/.test(e));
+      assert(real.length === 0, `console errors: ${real.join(' | ')}`);
+    });
+
+    return await runAll();
+  } finally {
+    await browser.close();
+    await hub?.stop();
+  }
+}
