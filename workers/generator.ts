@@ -8,9 +8,9 @@ import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
 import { DeviceLostError, LoadCancelledError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ProgressCallback, TeacherRequest,
+  FileSource, GenerateRequest, GenerateResult, LoadResult, ProgressCallback, TeacherRequest,
 } from '../src/shared/types';
-import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
+import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { loadModelFile } from './model-store/load-file';
 import { fetchManifest, findModel } from './model-store/manifest';
 import { ddimTeacher } from './pipeline/ddim-teacher';
@@ -19,17 +19,12 @@ import { denoiseOneStep } from './pipeline/denoise-one-step';
 import { encodeText } from './pipeline/encode-text';
 import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import { planarToRgba } from './pipeline/to-rgba';
-import { clipPromptForTokenizer, createTokenizer, type PromptTokenizer } from './pipeline/tokenize';
+import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
-interface LoadedModel {
-  manifest: Manifest;
-  backend: Backend;
-  tokenizer: PromptTokenizer;
-  textEncoder: ort.InferenceSession;
-  unet: ort.InferenceSession;
-  decoder: ort.InferenceSession;
+/** What the bench hooks also read (bench-hooks.ts), plus the teacher. */
+interface LoadedModel extends RawModel {
   /** Teacher bytes are kept and its session made on first compare: most visits never compare. */
   teacherBytes: Uint8Array | null;
   teacher: ort.InferenceSession | null;
