@@ -43,7 +43,7 @@ export async function run({ baseUrl, timings }) {
       { start, n, prompts: PROMPTS },
     );
 
-  test(`${total} generations in a row: heap and latency after the run stay within a few percent of after the first ${BATCH}`, async () => {
+  test(`${total} generations in a row: JS heap and renderer memory stay within a few percent of after the first ${BATCH} (latency reported)`, async () => {
     await page.goto(`${baseUrl}?backend=wasm&testhooks=1`);
     await waitReady(page);
     const first = await batch(0, BATCH);
