@@ -251,7 +251,11 @@ async function defaultModelId(): Promise<string> {
 /** Loads the chosen model into the (current) worker; used at start and after a worker restart. */
 async function loadModel(): Promise<void> {
   if (!loadRequest) return;
+  // Progress messages can still arrive after load() settled (events already in flight from the
+  // worker); they must not overwrite the ready line or the error.
+  let settled = false;
   const onProgress = Comlink.proxy((p: Progress) => {
+    if (settled) return;
     setStatus(describeProgress(p), 'loading');
     if (p.phase === 'download') {
       progress.hidden = false;
@@ -260,6 +264,7 @@ async function loadModel(): Promise<void> {
   });
   try {
     model = await generator.load(loadRequest.modelId, onProgress, { backend: loadRequest.backend, threads: loadRequest.threads });
+    settled = true;
     progress.hidden = true;
     status.dataset.backend = model.backend;
     status.dataset.loadMs = String(model.loadMs);
@@ -271,6 +276,7 @@ async function loadModel(): Promise<void> {
     promptInput.focus();
     requestImage();
   } catch (err) {
+    settled = true;
     progress.hidden = true;
     // A crash during the load is handled by the restart (which loads again); say nothing twice.
     if ((err as { name?: string }).name === 'WorkerCrashedError') return;
