@@ -3,7 +3,7 @@
 #   - training/ (pytest): the model factory's tiny end-to-end chain, data, export parity
 #   - app unit tests (vitest): manifest, sha256, chunks, noise, x0 rule, pixels, coalescing
 #   - app end-to-end (tests/e2e/run-e2e.mjs): built app + real model in headless Chromium
-#     (/usr/bin/chromium, WASM; E2E_WEBGPU=1 adds the slow SwiftShader WebGPU run)
+#     (/usr/bin/chromium: WASM, WebGPU on SwiftShader, offline/PWA, privacy, faults, endurance)
 # Each suite's counts are summed; the exit status is non-zero if anything failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -8,9 +8,9 @@ import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
 import { DeviceLostError, LoadCancelledError, ManifestError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  Backend, FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
+  FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
-import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
+import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
 import { storedBytes } from './model-store/idb-cache';
 import { fileKey, loadModelFile } from './model-store/load-file';
@@ -26,17 +26,11 @@ import { denoiseOneStep } from './pipeline/denoise-one-step';
 import { encodeText } from './pipeline/encode-text';
 import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import { planarToRgba } from './pipeline/to-rgba';
-import { clipPromptForTokenizer, createTokenizer, type PromptTokenizer } from './pipeline/tokenize';
+import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
-interface LoadedModel {
-  manifest: Manifest;
-  backend: Backend;
-  tokenizer: PromptTokenizer;
-  textEncoder: ort.InferenceSession;
-  unet: ort.InferenceSession;
-  decoder: ort.InferenceSession;
+interface LoadedModel extends RawModel {
   /** Teacher bytes are kept and its session made on first compare: most visits never compare. */
   teacherBytes: Uint8Array | null;
   teacher: ort.InferenceSession | null;
@@ -191,58 +185,56 @@ export class Generator {
       cached &&= f.cached;
       return f.bytes;
     };
-    // Every file is requested at once: downloads, IndexedDB reads and sha256 checks are async and
-    // overlap with session creation (which occupies this thread), instead of queueing behind it.
-    // The teacher is fetched (and cached) now so compare mode also works offline later; its bytes
-    // no longer delay the first image's sessions (bench/: cold start).
+    // Files are fetched one after another, each at most once (memoised), in the order the sessions
+    // need them. (Fetching all at once showed no measured cold-start gain here (bench/), and with
+    // several sockets open a cut connection loses more already-sent bytes — tests/e2e/suites/40-faults.mjs.)
+    // The teacher is fetched (and cached) too, so compare mode also works offline later.
     const graphs = ['text_encoder', 'unet', 'vae_decoder'] as const;
     type Graph = (typeof graphs)[number];
-    const files = {
-      tokenizer: fetchFile('tokenizer'),
-      merges: manifest.tokenizer.kind === 'clip-bpe' ? fetchFile(manifest.tokenizer.merges!) : Promise.resolve(null),
-      text_encoder: fetchFile('text_encoder'),
-      unet: fetchFile('unet'),
-      vae_decoder: fetchFile('vae_decoder'),
-      teacher: manifest.teacher ? fetchFile(manifest.teacher.file) : Promise.resolve(null),
+    const fetched = new Map<string, Promise<Uint8Array>>();
+    const file = (key: string) => {
+      if (!fetched.has(key)) fetched.set(key, fetchFile(key));
+      return fetched.get(key)!;
     };
     // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to
     // the graph's own folder.
-    const externalData = Object.fromEntries(
-      graphs.map((g) => {
-        const dir = manifest.files[g].path.split('/').slice(0, -1).join('/');
-        const list = (manifest.external_data?.[g] ?? []).map(async (key) => {
-          const p = manifest.files[key].path;
-          return { path: dir && p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p, data: await fetchFile(key) };
-        });
-        return [g, list];
-      }),
-    ) as Record<Graph, Promise<{ path: string; data: Uint8Array }>[]>;
-    const pending: Promise<unknown>[] = [...Object.values(files), ...Object.values(externalData).flat()];
-    // A failure in one file must not leave the others' rejections unhandled.
-    pending.forEach((p) => p.catch(() => undefined));
+    const externalData = async (g: Graph) => {
+      const dir = manifest.files[g].path.split('/').slice(0, -1).join('/');
+      const out: { path: string; data: Uint8Array }[] = [];
+      for (const key of manifest.external_data?.[g] ?? []) {
+        const p = manifest.files[key].path;
+        out.push({ path: dir && p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p, data: await file(key) });
+      }
+      return out;
+    };
+    const order = [
+      'tokenizer', ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : []),
+      ...graphs.flatMap((g) => [g, ...(manifest.external_data?.[g] ?? [])]),
+      ...(manifest.teacher ? [manifest.teacher.file] : []),
+    ];
     // Switching models (one added by URL, or another shipped one): every file is fetched and
     // verified before the current model is released, so a failed download, a bad checksum or a
     // full disk leaves the page usable. With nothing loaded yet (first load, worker restart) there
-    // is nothing to keep, and sessions are created while the remaining files still arrive.
-    if (this.model) await Promise.all(pending);
+    // is nothing to keep, and each session is created as soon as its file is in.
+    if (this.model) for (const key of order) await file(key);
 
     this.loading = { modelId, options };
     await this.release();
     const overrides = manifest.runtime?.free_dimension_overrides ?? {};
     const made: ort.InferenceSession[] = [];
     let teacherBytes: Uint8Array | null = null;
-    const session = async (file: Graph, gpuOutputs?: string[]) => {
-      const bytes = await files[file];
-      const ext = await Promise.all(externalData[file]);
-      onProgress({ phase: 'session', file, backend: choice.backend });
-      const s = await createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[file], externalData: ext, gpuOutputs });
+    const session = async (g: Graph, gpuOutputs?: string[]) => {
+      const bytes = await file(g);
+      const ext = await externalData(g);
+      onProgress({ phase: 'session', file: g, backend: choice.backend });
+      const s = await createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs });
       made.push(s);
       return s;
     };
     try {
       const { max_length: maxLength, pad_id: padId } = manifest.tokenizer;
-      const tokenizerBytes = await files.tokenizer;
-      const mergesBytes = await files.merges;
+      const tokenizerBytes = await file('tokenizer');
+      const mergesBytes = manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null;
       const tokenizer = mergesBytes
         ? createClipTokenizer(tokenizerBytes, mergesBytes, maxLength, padId)
         : createTokenizer(JSON.parse(new TextDecoder().decode(tokenizerBytes)) as object, maxLength, padId);
@@ -251,7 +243,7 @@ export class Generator {
       const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);
       const unet = await session('unet');
       const decoder = await session('vae_decoder');
-      teacherBytes = await files.teacher;
+      teacherBytes = manifest.teacher ? await file(manifest.teacher.file) : null;
       this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherBytes, teacher: null, gpuEmbedding };
     } catch (err) {
       // A file failed after some sessions were made: free them (GPU memory) before reporting it.

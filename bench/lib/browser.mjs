@@ -113,3 +113,15 @@ export function pageMemory(page) {
 /** A prompt per repetition, so the text encoder runs each time (as it does on every keystroke). */
 const WORDS = ['red apple', 'rocket', 'smiling cat', 'blue heart', 'pizza slice', 'green tree', 'sun with face', 'yellow star', 'dog face', 'birthday cake'];
 export const promptFor = (i, salt = '') => `${WORDS[i % WORDS.length]}${salt}${i >= WORDS.length ? ` ${Math.floor(i / WORDS.length)}` : ''}`;
+
+// Runs before any page script: notes the time (ms since navigation start) of the first image.
+export const FIRST_IMAGE_INIT = () => {
+  window.__firstImageAt = null;
+  new MutationObserver((_, obs) => {
+    const c = document.getElementById('output');
+    if (c && Number(c.dataset.generation ?? 0) >= 1) {
+      window.__firstImageAt = performance.now();
+      obs.disconnect();
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-generation'] });
+};

@@ -3,19 +3,9 @@
 //    server) and on a return visit (same context: model in IndexedDB). Alternating first/return
 //    in fresh contexts; also the bytes the first visit transferred.
 
+import { FIRST_IMAGE_INIT } from '../lib/browser.mjs';
 import { summarize } from '../lib/stats.mjs';
 
-// Runs before any page script: notes the time (ms since navigation start) of the first image.
-const FIRST_IMAGE_INIT = () => {
-  window.__firstImageAt = null;
-  new MutationObserver((_, obs) => {
-    const c = document.getElementById('output');
-    if (c && Number(c.dataset.generation ?? 0) >= 1) {
-      window.__firstImageAt = performance.now();
-      obs.disconnect();
-    }
-  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-generation'] });
-};
 
 async function visit(context, url) {
   const page = await context.newPage();

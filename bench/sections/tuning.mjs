@@ -2,19 +2,9 @@
 // in one browser, measured alternating within the run (npm run bench -- --tuning <commit>).
 //   keystroke → pixels: a page of each build, the same prompts in turn;
 //   cold start: a fresh context per side and rep; first visit, then the model-in-IndexedDB visit.
-import { keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
+import { FIRST_IMAGE_INIT, keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
 import { alternate, pairRatios, summarize } from '../lib/stats.mjs';
 
-const FIRST_IMAGE_INIT = () => {
-  window.__firstImageAt = null;
-  new MutationObserver((_, obs) => {
-    const c = document.getElementById('output');
-    if (c && Number(c.dataset.generation ?? 0) >= 1) {
-      window.__firstImageAt = performance.now();
-      obs.disconnect();
-    }
-  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-generation'] });
-};
 
 async function firstImage(context, url) {
   const page = await context.newPage();

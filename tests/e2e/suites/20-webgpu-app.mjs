@@ -86,6 +86,7 @@ export async function run({ baseUrl, timings }) {
       && document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
     const d = pixelDiff(await canvasPixels(wasmPage), shots.applePixels);
     await wasmPage.close();
+    timings.webgpuVsWasm = { meanAbs: Number(d.mean.toFixed(3)), max: d.max, bytesDiffer: d.nDiff, webgpuHash: shots.apple.hash };
     assert(d.mean < 1, `WebGPU vs WASM mean |Δ| ${d.mean.toFixed(3)} (max ${d.max}) below 1/255`);
   }, { timeoutMs: 300_000 });
   const result = await runAll();
