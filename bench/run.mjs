@@ -9,7 +9,8 @@
 //   npm run bench -- --gpu                      a machine with a GPU: WebGPU on real hardware (bench/gpu.sh)
 //   npm run bench -- --no-build --no-readme     reuse dist/, leave the README alone
 //   npm run bench -- --render                   only rewrite the README table from bench/results/*.json
-//   npm run bench -- --tuning <commit>          only before/after: <commit>'s build vs this one → tuning.json
+//   npm run bench -- --tuning <commit> [--change "what changed"]
+//                                               only before/after: <commit>'s build vs this one → tuning.json
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -93,7 +94,8 @@ async function runTuning(opts) {
   const b = await launch('wasm');
   try {
     const rows = await tuning.run({ browser: b.browser, before, after, reps: opts.reps, coldReps: opts.coldReps, log });
-    const out = { when: new Date().toISOString(), machine: describeMachine(root), browser: b.version, before: opts.tuning, how: `this build vs ${opts.tuning}, WASM, same browser, alternating`, rows, loadDuringRun: load.stop() };
+    const change = opts.change ?? spawnSync('git', ['-C', root, 'log', '-1', '--format=%s'], { encoding: 'utf8' }).stdout.trim();
+    const out = { when: new Date().toISOString(), machine: describeMachine(root), browser: b.version, before: opts.tuning, change, how: `this build vs ${opts.tuning}, WASM, same browser, alternating`, rows, loadDuringRun: load.stop() };
     writeFileSync(path.join(root, 'bench/results/tuning.json'), `${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await b.browser.close();

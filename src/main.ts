@@ -5,10 +5,11 @@
  */
 import * as Comlink from 'comlink';
 import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS, VARIATION_COUNT } from './shared/config';
-import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import type { FileSource, GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
 import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
+import { initCompare } from './ui/compare';
 import { errorMessage } from './ui/error-message';
 import { describeProgress, formatBytes } from './ui/format';
 import { startOfflineSupport } from './ui/pwa';
@@ -65,7 +66,7 @@ function readyLine(r: GenerateResult | null): string {
   if (!model) return '';
   const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
   const why = model.backendNote ? ` — ${model.backendNote}` : '';
-  const ms = r ? ` · ${Math.round(r.ms / r.images.length)} ms per image` : '';
+  const ms = !r ? '' : r.steps === 0 ? ' · same tokens as before: image reused, nothing to compute' : ` · ${Math.round(r.ms / r.images.length)} ms per image`;
   const mem = model.cached ? '' : ' · running from memory: no room to save the model on this device, so it downloads again next visit';
   return `${backend}${why} · ${model.name}${ms}${mem}`;
 }
@@ -86,13 +87,14 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     output.dataset.prompt = req.prompt;
     output.dataset.seed = String(image.seed);
     status.dataset.ms = String(Math.round(result.ms));
+    status.dataset.steps = String(result.steps);
     status.dataset.backend = result.backend;
     status.dataset.stages = JSON.stringify(Object.fromEntries(Object.entries(result.stages).map(([k, v]) => [k, Math.round(v)])));
     $('size').textContent = `${image.width} × ${image.height} pixels, shown at ${output.clientWidth} px`;
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
-    buttons.compare.disabled = !model?.hasTeacher;
+    compare.update();
   },
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
   (_req, err) => setStatus(errorMessage(err), (err as { name?: string }).name === 'WorkerCrashedError' ? 'loading' : 'error'),
@@ -179,32 +181,15 @@ buttons.variations.addEventListener('click', async () => {
   }
 });
 
-buttons.compare.addEventListener('click', async () => {
-  if (!model?.teacherDefaults) return;
-  const panel = $('compare-panel');
-  panel.hidden = false;
-  buttons.compare.disabled = true;
-  const prompt = promptInput.value;
-  const seed = currentSeed();
-  const { steps, guidance } = model.teacherDefaults;
-  try {
-    const student = await generator.generate({ prompt, seed, count: 1 });
-    paint($<HTMLCanvasElement>('student-canvas'), student.images[0]);
-    $('student-caption').textContent = `Student, 1 step: ${Math.round(student.ms)} ms`;
-    $('teacher-caption').textContent = `Teacher, ${steps} steps: running…`;
-    const onStep = Comlink.proxy((p: Progress) => {
-      if (p.phase === 'generate') $('teacher-caption').textContent = `Teacher, step ${p.step} of ${p.steps}…`;
-    });
-    const teacher = await generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
-    paint($<HTMLCanvasElement>('teacher-canvas'), teacher.images[0]);
-    $('teacher-caption').textContent = `Teacher, ${teacher.steps} steps: ${Math.round(teacher.ms)} ms`;
-    const speedup = teacher.ms / Math.max(student.ms, 1);
-    setStatus(`${readyLine(student)} · one step is ${speedup.toFixed(0)}× faster than the teacher`, 'ready');
-  } catch (err) {
-    setStatus(errorMessage(err), 'error');
-  } finally {
-    buttons.compare.disabled = false;
-  }
+const compare = initCompare({
+  generator,
+  button: buttons.compare,
+  status,
+  current: () => ({ prompt: promptInput.value, seed: currentSeed() }),
+  hasImage: () => generation > 0,
+  onDone: (student, speedup) => setStatus(`${readyLine(student)} · one step is ${speedup.toFixed(0)}× faster than the teacher`, 'ready'),
+  onError: (err) => setStatus(errorMessage(err), 'error'),
+  addFileRow: (info) => $('files').append(fileRow(info.file, info.source, info.discarded, info.resumedFrom)),
 });
 
 // ---- storage --------------------------------------------------------------------------------
@@ -224,17 +209,19 @@ buttons.clear.addEventListener('click', async () => {
 
 function showFiles(r: LoadResult): void {
   $('files').replaceChildren(
-    ...Object.entries(r.sources).map(([file, source]) => {
-      const li = document.createElement('li');
-      li.dataset.file = file;
-      li.dataset.source = source;
-      const again = r.discarded.includes(file) ? ' (saved copy was damaged, fetched again)' : '';
-      const resumed = r.resumed[file] ? ` (resumed: ${formatBytes(r.resumed[file])} were already saved)` : '';
-      if (r.resumed[file]) li.dataset.resumed = String(r.resumed[file]);
-      li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}${resumed}`;
-      return li;
-    }),
+    ...Object.entries(r.sources).map(([file, source]) => fileRow(file, source, r.discarded.includes(file), r.resumed[file] ?? 0)),
   );
+}
+
+function fileRow(file: string, source: FileSource, discarded: boolean, resumedFrom: number): HTMLLIElement {
+  const li = document.createElement('li');
+  li.dataset.file = file;
+  li.dataset.source = source;
+  const again = discarded ? ' (saved copy was damaged, fetched again)' : '';
+  const resumed = resumedFrom ? ` (resumed: ${formatBytes(resumedFrom)} were already saved)` : '';
+  if (resumedFrom) li.dataset.resumed = String(resumedFrom);
+  li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}${resumed}`;
+  return li;
 }
 
 // ---- boot -----------------------------------------------------------------------------------
@@ -291,6 +278,7 @@ function useModel(r: LoadResult): void {
   setStatus(readyLine(null), 'ready');
   void showStorage().catch(() => undefined);
   requestImage();
+  void compare.modelLoaded(r);
 }
 
 /** Loads the chosen model into the (current) worker; used at start and after a worker restart. */

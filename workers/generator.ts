@@ -8,12 +8,12 @@ import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
 import { DeviceLostError, LoadCancelledError, ManifestError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  FileSource, GenerateRequest, GenerateResult, LoadResult, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
+  FileSource, GenerateRequest, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
 import { storedBytes } from './model-store/idb-cache';
-import { fileKey, loadModelFile } from './model-store/load-file';
+import { fileKey, loadModelFile, type LoadedFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
 import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
@@ -31,8 +31,14 @@ import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
 interface LoadedModel extends RawModel {
-  /** Teacher bytes are kept and its session made on first compare: most visits never compare. */
-  teacherBytes: Uint8Array | null;
+  /**
+   * The teacher's file, fetched once on first ask (prefetchTeacher after the first image, or a
+   * compare), outside the load: its bytes no longer delay the first image. Its session is made on
+   * first compare: most visits never compare.
+   */
+  teacherFile: ((onProgress: ProgressCallback) => Promise<LoadedFile>) | null;
+  /** Stops a teacher download still running when the model is released. */
+  teacherAbort: AbortController;
   teacher: ort.InferenceSession | null;
   /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
   gpuEmbedding: boolean;
@@ -72,6 +78,18 @@ async function deviceNeeds(manifest: Manifest): Promise<DeviceNeeds> {
   };
 }
 
+/** The teacher's file, fetched on first call and kept; a failed fetch is tried again on the next call. */
+function teacherFetcher(manifest: Manifest, baseUrl: URL, key: string, signal: AbortSignal): (onProgress: ProgressCallback) => Promise<LoadedFile> {
+  let pending: Promise<LoadedFile> | null = null;
+  return (onProgress) => {
+    pending ??= loadModelFile(manifest, baseUrl, key, onProgress, signal).catch((err: unknown) => {
+      pending = null;
+      throw err;
+    });
+    return pending;
+  };
+}
+
 const modelsBase = () => new URL(`${import.meta.env.BASE_URL}${MODELS_PATH}`, self.location.href).href;
 
 export class Generator {
@@ -81,8 +99,17 @@ export class Generator {
   /** Aborts the load in progress (cancelLoad): its download stops and frees its buffers. */
   private loadAbort: AbortController | null = null;
   private readonly queue = new SerialQueue();
-  /** The last prompt's embedding: typing "cat" then changing only the seed skips the encoder. */
-  private embedding: { prompt: string; data: Float32Array | ort.Tensor } | null = null;
+  /**
+   * The last prompt's embedding, keyed by its token ids: changing only the seed, or only what the
+   * tokenizer ignores (a trailing space, letter case for the uncased MiniLM), skips the encoder.
+   */
+  private embedding: { ids: string; data: Float32Array | ort.Tensor } | null = null;
+  /**
+   * The last request's images (copies: the returned pixels are transferred away), keyed by token
+   * ids, seed and count. While typing, a keystroke that leaves the tokens as they were (a space
+   * between words) asks for exactly the same images: they come back without running any network.
+   */
+  private lastImages: { key: string; images: GenerateResult['images'] } | null = null;
   private uncond: Float32Array | null = null;
   /** Models read from a URL and shown to the person, waiting for "download". */
   private readonly inspected = new Map<string, RemoteModel>();
@@ -188,7 +215,7 @@ export class Generator {
     // Files are fetched one after another, each at most once (memoised), in the order the sessions
     // need them. (Fetching all at once showed no measured cold-start gain here (bench/), and with
     // several sockets open a cut connection loses more already-sent bytes — tests/e2e/suites/40-faults.mjs.)
-    // The teacher is fetched (and cached) too, so compare mode also works offline later.
+    // The teacher is not among them: it is fetched after the first image (prefetchTeacher).
     const graphs = ['text_encoder', 'unet', 'vae_decoder'] as const;
     type Graph = (typeof graphs)[number];
     const fetched = new Map<string, Promise<Uint8Array>>();
@@ -210,7 +237,6 @@ export class Generator {
     const order = [
       'tokenizer', ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : []),
       ...graphs.flatMap((g) => [g, ...(manifest.external_data?.[g] ?? [])]),
-      ...(manifest.teacher ? [manifest.teacher.file] : []),
     ];
     // Switching models (one added by URL, or another shipped one): every file is fetched and
     // verified before the current model is released, so a failed download, a bad checksum or a
@@ -222,7 +248,6 @@ export class Generator {
     await this.release();
     const overrides = manifest.runtime?.free_dimension_overrides ?? {};
     const made: ort.InferenceSession[] = [];
-    let teacherBytes: Uint8Array | null = null;
     const session = async (g: Graph, gpuOutputs?: string[]) => {
       const bytes = await file(g);
       const ext = await externalData(g);
@@ -243,8 +268,9 @@ export class Generator {
       const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);
       const unet = await session('unet');
       const decoder = await session('vae_decoder');
-      teacherBytes = manifest.teacher ? await file(manifest.teacher.file) : null;
-      this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherBytes, teacher: null, gpuEmbedding };
+      const teacherAbort = new AbortController();
+      const teacherFile = manifest.teacher ? teacherFetcher(manifest, baseUrl, manifest.teacher.file, teacherAbort.signal) : null;
+      this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding };
     } catch (err) {
       // A file failed after some sessions were made: free them (GPU memory) before reporting it.
       await Promise.all(made.map((s) => s.release().catch(() => undefined)));
@@ -265,7 +291,7 @@ export class Generator {
       discarded,
       cached,
       resumed,
-      hasTeacher: teacherBytes !== null,
+      hasTeacher: manifest.teacher !== undefined,
       teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,
       width: manifest.output.width,
       height: manifest.output.height,
@@ -295,14 +321,17 @@ export class Generator {
     return this.model;
   }
 
-  private async embed(m: LoadedModel, prompt: string): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
-    const key = clipPromptForTokenizer(prompt, m.tokenizer.maxLength);
-    if (this.embedding?.prompt === key) return { data: this.embedding.data, ms: 0 };
+  private tokenIds(m: LoadedModel, prompt: string): BigInt64Array {
+    return m.tokenizer.encode(clipPromptForTokenizer(prompt, m.tokenizer.maxLength));
+  }
+
+  private async embed(m: LoadedModel, ids: BigInt64Array): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
+    const key = ids.join(',');
+    if (this.embedding?.ids === key) return { data: this.embedding.data, ms: 0 };
     const t0 = performance.now();
-    const ids = m.tokenizer.encode(key);
     const data = m.gpuEmbedding ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
     this.dropEmbedding();
-    this.embedding = { prompt: key, data };
+    this.embedding = { ids: key, data };
     return { data, ms: performance.now() - t0 };
   }
 
@@ -347,7 +376,13 @@ export class Generator {
     const t0 = performance.now();
     const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
     const seed = normalizeSeed(req.seed);
-    const { data: emb, ms: encodeMs } = await this.embed(m, req.prompt);
+    const ids = this.tokenIds(m, req.prompt);
+    const key = `${ids.join(',')}|${seed}|${count}`;
+    if (req.reuse !== false && this.lastImages?.key === key) {
+      const images = this.lastImages.images.map((i) => ({ ...i, pixels: i.pixels.slice(0) }));
+      return { prompt: req.prompt, images, backend: m.backend, ms: performance.now() - t0, stages: { encode: 0, denoise: 0, decode: 0 }, steps: 0 };
+    }
+    const { data: emb, ms: encodeMs } = await this.embed(m, ids);
 
     const { channels, height, width } = m.manifest.latent;
     const latentSize = channels * height * width;
@@ -376,6 +411,7 @@ export class Generator {
       images.push(...this.toImages(m, rgb, n, (seed + start) >>> 0));
     }
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
+    this.lastImages = { key, images: images.map((i) => ({ ...i, pixels: i.pixels.slice(0) })) };
     return {
       prompt: req.prompt,
       images,
@@ -389,12 +425,12 @@ export class Generator {
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return this.queue.run(() => this.withDeviceRecovery(async () => {
       const m = this.requireModel();
-      if (!m.teacherBytes || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
-      m.teacher ??= await createSession(m.teacherBytes, m.backend);
+      if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
+      m.teacher ??= await createSession((await m.teacherFile(onProgress ?? (() => undefined))).bytes, m.backend);
       const t0 = performance.now();
       const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
       const seed = normalizeSeed(req.seed);
-      const { data: embedded, ms: encodeMs } = await this.embed(m, req.prompt);
+      const { data: embedded, ms: encodeMs } = await this.embed(m, this.tokenIds(m, req.prompt));
       const cond = embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
       this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
       const { channels, height, width } = m.manifest.latent;
@@ -415,6 +451,18 @@ export class Generator {
         steps,
       };
     }));
+  }
+
+  /**
+   * Downloads (or reads from IndexedDB), verifies and keeps the teacher's file, outside the run
+   * queue so images keep coming meanwhile; null when the model has no teacher. The UI calls it
+   * once the model is loaded, so compare works at once, and offline on later visits.
+   */
+  async prefetchTeacher(onProgress: ProgressCallback): Promise<TeacherFileInfo | null> {
+    const m = this.requireModel();
+    if (!m.teacherFile) return null;
+    const { source, discarded, resumedFrom } = await m.teacherFile(onProgress);
+    return { file: m.manifest.teacher!.file, source, discarded, resumedFrom };
   }
 
   /** Bench only (bench-hooks.ts): the raw session.run times of one image, in the same queue. */
@@ -444,8 +492,10 @@ export class Generator {
     const m = this.model;
     this.model = null;
     this.dropEmbedding();
+    this.lastImages = null;
     this.uncond = null;
     if (!m) return;
+    m.teacherAbort.abort();
     await Promise.all([m.textEncoder, m.unet, m.decoder, m.teacher].map((s) => s?.release().catch(() => undefined)));
   }
 }

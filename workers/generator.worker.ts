@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import type {
-  CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherRequest,
+  CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherFileInfo, TeacherRequest,
 } from '../src/shared/types';
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
@@ -44,6 +44,10 @@ const api = {
   },
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return transferred(await generator.generate(req, safe(onProgress)));
+  },
+  /** Fetches and keeps the teacher's file while images keep coming; resolves when compare can run. */
+  prefetchTeacher(onProgress?: ProgressCallback): Promise<TeacherFileInfo | null> {
+    return generator.prefetchTeacher(safe(onProgress));
   },
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return transferred(await generator.generateTeacher(req, safe(onProgress)));

@@ -2,7 +2,7 @@
 export const SECTIONS = ['latency', 'overhead', 'limit', 'teacher', 'threads', 'cold', 'memory', 'size', 'profile', 'webgpu'];
 
 export function parseOptions(argv) {
-  const o = { reps: 15, teacherReps: 5, coldReps: 3, webgpuReps: 2, gens: 1000, backends: ['wasm', 'webgpu'], only: new Set(SECTIONS), gpu: false, build: true, readme: true, name: null, tuning: null };
+  const o = { reps: 15, teacherReps: 5, coldReps: 3, webgpuReps: 2, gens: 1000, backends: ['wasm', 'webgpu'], only: new Set(SECTIONS), gpu: false, build: true, readme: true, name: null, tuning: null, change: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -18,6 +18,7 @@ export function parseOptions(argv) {
     else if (a === '--no-readme') o.readme = false;
     else if (a === '--name') o.name = next();
     else if (a === '--tuning') o.tuning = next();
+    else if (a === '--change') o.change = next();
     else if (a === '--render') o.renderOnly = true;
     else throw new Error(`unknown option ${a} (see bench/run.mjs)`);
   }

@@ -76,9 +76,9 @@ function sizeTable(s) {
 function tuningTable(t) {
   if (!t?.rows?.length) return '';
   return [
-    `Speed-ups, before → after, measured alternating in one run (${t.how}):`,
+    `Speed-up, before → after: ${t.change ?? 'see tuning.json'}. Measured alternating in one run (${t.how}; 1-minute load ${t.loadDuringRun?.min ?? '?'}–${t.loadDuringRun?.max ?? '?'}):`,
     '',
-    '| change | before | after | after/before (per pair) |',
+    '| measure | before | after | after/before (per pair) |',
     '|---|---|---|---|',
     ...t.rows.map((x) => (x.error ? `| ${x.change} | failed: ${x.error.slice(0, 80)} | | |` : `| ${x.change} | ${ms(x.before)} | ${ms(x.after)} | ${ratio(x.ratio)} |`)),
   ].join('\n');

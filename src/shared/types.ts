@@ -147,6 +147,7 @@ export interface LoadResult {
   cached: boolean;
   /** Files whose download resumed from bytes an earlier, interrupted try had stored (file → bytes). */
   resumed: Record<string, number>;
+  /** The model ships a teacher; its file is fetched after the load (prefetchTeacher). */
   hasTeacher: boolean;
   teacherDefaults: { steps: number; guidance: number } | null;
   width: number;
@@ -159,6 +160,11 @@ export interface GenerateRequest {
   seed: number;
   /** Number of images; image i uses seed + i. */
   count: number;
+  /**
+   * false: always run the networks. By default a request with the same token ids, seed and count
+   * as the one before returns that request's images again (steps: 0), as the networks would.
+   */
+  reuse?: boolean;
 }
 
 export interface TeacherRequest {
@@ -184,6 +190,7 @@ export interface GenerateResult {
   ms: number;
   /** Per-stage timings (ms): encode is 0 when the cached embedding was reused. */
   stages: { encode: number; denoise: number; decode: number };
+  /** UNet calls per image: 1 for the student, N for the teacher, 0 when the last images were reused. */
   steps: number;
 }
 
@@ -194,4 +201,12 @@ export interface CacheInfo {
   usage: number | null;
   quota: number | null;
   persisted: boolean | null;
+}
+
+/** Where the teacher's file came from, once prefetchTeacher has it (the files list shows it). */
+export interface TeacherFileInfo {
+  file: string;
+  source: FileSource;
+  discarded: boolean;
+  resumedFrom: number;
 }

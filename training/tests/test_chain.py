@@ -58,6 +58,27 @@ def test_one_distillation_step_updates_generator_and_fake_score(tiny_trained):
     assert student.training is False
 
 
+def test_init_from_starts_the_generator_from_a_finished_student(tiny_trained):
+    """distill.init_from continues from another student's EMA weights instead of the teacher's."""
+    import copy as copy_mod
+
+    from factory.distill import train_student
+    from factory.teacher import load_teacher
+
+    train_student(tiny_trained, "dmd2")  # the starting point (returns at once if already trained)
+    start = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")["ema"]
+    cfg = copy_mod.deepcopy(tiny_trained)
+    cfg.distill.init_from = "dmd2"
+    cfg.distill.max_generator_steps = 1
+    cfg.distill.lr_generator = 0.0  # the generator cannot move: its EMA must stay at the start
+    train_student(cfg, "dm")
+    got = load_checkpoint(Path(cfg.run_dir) / "distill" / "dm" / "student.pt")["ema"]
+    teacher = load_teacher(tiny_trained.run_dir).state_dict()
+    gap = lambda a, b: max((a[k].float() - b[k].float()).abs().max().item() for k in a)  # noqa: E731
+    assert gap(got, start) <= 1e-6, "the generator did not start from the dmd2 student"
+    assert gap(start, teacher) > 0 and gap(got, teacher) > gap(got, start), "the run started from the teacher"
+
+
 def test_dm_gradient_pushes_towards_the_real_score():
     """Toy case: if the real score says x0 = 0 and the fake says x0 = x, the step moves x towards 0."""
     from factory.diffusion import alphas_cumprod

@@ -48,10 +48,12 @@ export async function typeAndWait(page, prompt, { timeout = 120_000 } = {}) {
 }
 
 export async function waitReady(page, timeout = 300_000) {
-  // data-load-ms appears once load() resolved; the first image may already be on its way.
+  // data-load-ms appears once load() resolved; the first image may already be on its way. The
+  // teacher's file is fetched after that, in the background (data-teacher: loading → ready): tests
+  // that count requests across reloads or go offline need it settled too.
   await page.waitForFunction(() => {
     const s = document.getElementById('status');
-    return s.dataset.loadMs !== undefined || s.dataset.state === 'error';
+    return (s.dataset.loadMs !== undefined && s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading') || s.dataset.state === 'error';
   }, null, { timeout, polling: 200 });
   const state = await page.getAttribute('#status', 'data-state');
   assert(state !== 'error', `app did not load: ${await page.textContent('#status')}`);

@@ -73,6 +73,17 @@ export async function run({ baseUrl, timings }) {
     assert(other.hash !== images.apple.hash, 'another seed gives another image');
   });
 
+  test('a keystroke that leaves the token ids unchanged gives the same image without running a network', async () => {
+    const first = await typeAndWait(page, 'red apple');
+    // MiniLM's tokenizer is uncased and drops spaces: same ids, same seed → the last images again.
+    const same = await typeAndWait(page, 'Red apple ');
+    assert(same.hash === first.hash, `same pixels (${same.hash} vs ${first.hash})`);
+    assert((await page.getAttribute('#status', 'data-steps')) === '0', 'no UNet call for unchanged tokens');
+    assert(/image reused/.test(await page.textContent('#status')), `status says so: ${await page.textContent('#status')}`);
+    const changed = await typeAndWait(page, 'red apples');
+    assert((await page.getAttribute('#status', 'data-steps')) === '1' && changed.hash !== first.hash, 'a changed token runs the networks again');
+  });
+
   test('an empty prompt and a 10,000-character prompt are handled', async () => {
     const empty = await typeAndWait(page, '');
     assert(empty.width === 128, 'empty prompt painted');

@@ -18,11 +18,11 @@ export const envFlag = 'E2E_FAULTS';
 const MODEL = '/models/onestep-emoji/';
 const MiB = 1024 * 1024;
 
-/** Waits until the load finished (ready) or failed (error), and returns the state. */
+/** Waits until the load (and the background teacher fetch) finished, or failed (error), and returns the state. */
 async function loadOutcome(page) {
   await page.waitForFunction(() => {
     const s = document.getElementById('status');
-    return s.dataset.loadMs !== undefined || s.dataset.state === 'error';
+    return (s.dataset.loadMs !== undefined && s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading') || s.dataset.state === 'error';
   }, null, { timeout: 300_000, polling: 200 });
   return { state: await page.getAttribute('#status', 'data-state'), text: await page.textContent('#status') };
 }

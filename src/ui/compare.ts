@@ -1,0 +1,98 @@
+/**
+ * "Compare with teacher": the same prompt and seed through the one-step student and the teacher's
+ * N-step sampler, side by side with both times.
+ *
+ * The teacher's file is not part of the model load (the first image does not need it): once a
+ * model is loaded, `modelLoaded` fetches it in the background while images already come, and the
+ * button is offered when it is in. A failed fetch leaves the button on: a click tries again.
+ */
+import * as Comlink from 'comlink';
+import type { GenerateResult, LoadResult, Progress, TeacherFileInfo } from '../shared/types';
+import { paint } from './canvas';
+import { errorMessage } from './error-message';
+import type { SupervisedGenerator } from './supervisor';
+
+export interface CompareDeps {
+  generator: Pick<SupervisedGenerator, 'generate' | 'generateTeacher' | 'prefetchTeacher'>;
+  button: HTMLButtonElement;
+  /** Gets `data-teacher` = none | loading | ready | failed (tests and the bench wait on it). */
+  status: HTMLElement;
+  current: () => { prompt: string; seed: number };
+  /** Compare is offered only once an image is on screen. */
+  hasImage: () => boolean;
+  onDone: (student: GenerateResult, speedup: number) => void;
+  onError: (err: unknown) => void;
+  /** The teacher's file joins the list of the model's files (downloaded / from this device). */
+  addFileRow: (info: TeacherFileInfo) => void;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): Promise<void>; update(): void } {
+  let model: LoadResult | null = null;
+  let teacher: 'none' | 'loading' | 'ready' | 'failed' = 'none';
+  let running = false;
+  /** Bumped by every model switch, so a late answer about an older model's teacher is dropped. */
+  let epoch = 0;
+
+  const update = () => {
+    d.button.disabled = running || !(d.hasImage() && (teacher === 'ready' || teacher === 'failed'));
+    d.status.dataset.teacher = teacher;
+  };
+
+  d.button.addEventListener('click', async () => {
+    if (!model?.teacherDefaults || running) return;
+    $('compare-panel').hidden = false;
+    running = true;
+    update();
+    const { prompt, seed } = d.current();
+    const { steps, guidance } = model.teacherDefaults;
+    try {
+      // reuse: false: the student's time is measured, not the last image handed back again.
+      const student = await d.generator.generate({ prompt, seed, count: 1, reuse: false });
+      paint($<HTMLCanvasElement>('student-canvas'), student.images[0]);
+      $('student-caption').textContent = `Student, 1 step: ${Math.round(student.ms)} ms`;
+      $('teacher-caption').textContent = `Teacher, ${steps} steps: running…`;
+      const onStep = Comlink.proxy((p: Progress) => {
+        if (p.phase === 'generate') $('teacher-caption').textContent = `Teacher, step ${p.step} of ${p.steps}…`;
+      });
+      const result = await d.generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
+      // A click after a failed background fetch fetched the file itself.
+      if (teacher === 'failed') teacher = 'ready';
+      paint($<HTMLCanvasElement>('teacher-canvas'), result.images[0]);
+      $('teacher-caption').textContent = `Teacher, ${result.steps} steps: ${Math.round(result.ms)} ms`;
+      d.onDone(student, result.ms / Math.max(student.ms, 1));
+    } catch (err) {
+      d.onError(err);
+    } finally {
+      running = false;
+      update();
+    }
+  });
+
+  async function modelLoaded(r: LoadResult): Promise<void> {
+    const mine = ++epoch;
+    model = r;
+    teacher = r.hasTeacher ? 'loading' : 'none';
+    d.button.title = r.hasTeacher ? 'Fetching the teacher model…' : 'This model has no teacher to compare with.';
+    update();
+    if (!r.hasTeacher) return;
+    const onProgress = Comlink.proxy((p: Progress) => {
+      if (mine === epoch && p.phase === 'download' && p.total) d.button.title = `Fetching the teacher model… ${Math.floor((100 * p.loaded) / p.total)} %`;
+    });
+    try {
+      const info = await d.generator.prefetchTeacher(onProgress);
+      if (mine !== epoch) return;
+      teacher = 'ready';
+      d.button.title = '';
+      if (info) d.addFileRow(info);
+    } catch (err) {
+      if (mine !== epoch) return;
+      teacher = 'failed';
+      d.button.title = `The teacher model could not be fetched (${errorMessage(err)}); compare tries again.`;
+    }
+    update();
+  }
+
+  return { modelLoaded, update };
+}
