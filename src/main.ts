@@ -94,7 +94,7 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
-    compare.update();
+    compare.painted();
   },
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
   (_req, err) => setStatus(errorMessage(err), (err as { name?: string }).name === 'WorkerCrashedError' ? 'loading' : 'error'),
@@ -278,7 +278,7 @@ function useModel(r: LoadResult): void {
   setStatus(readyLine(null), 'ready');
   void showStorage().catch(() => undefined);
   requestImage();
-  void compare.modelLoaded(r);
+  compare.modelLoaded(r);
 }
 
 /** Loads the chosen model into the (current) worker; used at start and after a worker restart. */

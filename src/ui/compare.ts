@@ -2,9 +2,10 @@
  * "Compare with teacher": the same prompt and seed through the one-step student and the teacher's
  * N-step sampler, side by side with both times.
  *
- * The teacher's file is not part of the model load (the first image does not need it): once a
- * model is loaded, `modelLoaded` fetches it in the background while images already come, and the
- * button is offered when it is in. A failed fetch leaves the button on: a click tries again.
+ * The teacher's file is not part of the model load (the first image does not need it): once the
+ * loaded model's first image is painted, it is fetched in the background while images keep coming
+ * (started any earlier, its download, hashing and storing compete with that first image: bench/),
+ * and the button is offered when it is in. A failed fetch leaves the button on: a click tries again.
  */
 import * as Comlink from 'comlink';
 import type { GenerateResult, LoadResult, Progress, TeacherFileInfo } from '../shared/types';
@@ -28,12 +29,14 @@ export interface CompareDeps {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): Promise<void>; update(): void } {
+export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void; painted(): void; update(): void } {
   let model: LoadResult | null = null;
   let teacher: 'none' | 'loading' | 'ready' | 'failed' = 'none';
   let running = false;
   /** Bumped by every model switch, so a late answer about an older model's teacher is dropped. */
   let epoch = 0;
+  /** The loaded model's teacher waits for that model's first image. */
+  let fetchPending = false;
 
   const update = () => {
     d.button.disabled = running || !(d.hasImage() && (teacher === 'ready' || teacher === 'failed'));
@@ -70,13 +73,25 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): Promi
     }
   });
 
-  async function modelLoaded(r: LoadResult): Promise<void> {
-    const mine = ++epoch;
+  function modelLoaded(r: LoadResult): void {
+    epoch += 1;
     model = r;
     teacher = r.hasTeacher ? 'loading' : 'none';
+    fetchPending = r.hasTeacher;
     d.button.title = r.hasTeacher ? 'Fetching the teacher model…' : 'This model has no teacher to compare with.';
     update();
-    if (!r.hasTeacher) return;
+  }
+
+  /** An image of the current model is on screen: time to fetch its teacher, if still to do. */
+  function painted(): void {
+    if (fetchPending) {
+      fetchPending = false;
+      void fetchTeacher(epoch);
+    }
+    update();
+  }
+
+  async function fetchTeacher(mine: number): Promise<void> {
     const onProgress = Comlink.proxy((p: Progress) => {
       if (mine === epoch && p.phase === 'download' && p.total) d.button.title = `Fetching the teacher model… ${Math.floor((100 * p.loaded) / p.total)} %`;
     });
@@ -94,5 +109,5 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): Promi
     update();
   }
 
-  return { modelLoaded, update };
+  return { modelLoaded, painted, update };
 }

@@ -47,14 +47,18 @@ export async function typeAndWait(page, prompt, { timeout = 120_000 } = {}) {
   return canvasStats(page);
 }
 
-export async function waitReady(page, timeout = 300_000) {
-  // data-load-ms appears once load() resolved; the first image may already be on its way. The
-  // teacher's file is fetched after that, in the background (data-teacher: loading → ready): tests
-  // that count requests across reloads or go offline need it settled too.
-  await page.waitForFunction(() => {
+/**
+ * Waits until load() resolved (data-load-ms; the first image may still be on its way). With
+ * `teacher` (the default) also until the teacher's file, fetched in the background after the first
+ * image, has settled (data-teacher none | ready | failed): tests that count requests across
+ * reloads or go offline need that. `teacher: false` returns as soon as the model is loaded.
+ */
+export async function waitReady(page, { timeout = 300_000, teacher = true } = {}) {
+  await page.waitForFunction((teacher) => {
     const s = document.getElementById('status');
-    return (s.dataset.loadMs !== undefined && s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading') || s.dataset.state === 'error';
-  }, null, { timeout, polling: 200 });
+    if (s.dataset.state === 'error') return true;
+    return s.dataset.loadMs !== undefined && (!teacher || (s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading'));
+  }, teacher, { timeout, polling: 200 });
   const state = await page.getAttribute('#status', 'data-state');
   assert(state !== 'error', `app did not load: ${await page.textContent('#status')}`);
 }

@@ -32,7 +32,8 @@ export async function run({ baseUrl, timings }) {
   const shots = {};
   test('WebGPU (SwiftShader): status says WebGPU and a prompt paints an image, off the UI thread', async () => {
     await page.goto(`${baseUrl}?backend=webgpu#prompt=red%20apple&seed=7`);
-    await waitReady(page);
+    // Not waiting for the teacher (fetched after the first image): the long-task window below must cover that image.
+    await waitReady(page, { teacher: false });
     assert((await page.getAttribute('#status', 'data-backend')) === 'webgpu', 'backend is webgpu');
     assert(/WebGPU/.test(await page.textContent('#status')), 'status says WebGPU');
     const t0 = await page.evaluate(() => performance.now());
