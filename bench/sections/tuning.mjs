@@ -35,6 +35,9 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
     // Each rep: a new prompt (the text encoder and everything after it run), then the same prompt
     // with a space typed after it (the tokens do not change).
     const typeBoth = async (page, i) => {
+      // Both pages share one window: the one behind gets throttled animation frames, which the
+      // measurement waits for. Each side is brought to the front before it is measured.
+      await page.bringToFront();
       const prompt = promptFor(i, ' k');
       const fresh = await keystrokeToPixels(page, prompt);
       const space = await keystrokeToPixels(page, `${prompt} `);
