@@ -25,7 +25,11 @@ function headline(sides) {
     row('keystroke → pixels (new prompt, to the frame that shows it)', (r) => ms(r.latency?.keystrokeToPixelsMs)),
     row('worker time per image', (r) => ms(r.latency?.workerMs)),
     row('stages: text encoder / UNet / decoder (median)', stages),
-    row('as you type (8 keys/s): images/s, last key → final image', (r) => (r.latency?.asYouType ? `${r.latency.asYouType.imagesPerSecond} images/s, ${r.latency.asYouType.lastKeyToPixelsMs} ms` : null)),
+    row('as you type (8 keys/s): images painted/s (of them computed/s: token ids changed), last key → final image', (r) => {
+      const a = r.latency?.asYouType;
+      if (!a) return null;
+      return `${a.imagesPerSecond} images/s${a.computedPerSecond !== undefined ? ` (${a.computedPerSecond} computed/s, ${a.reused} of ${a.images} reused)` : ''}, ${a.lastKeyToPixelsMs} ms`;
+    }),
     row('student vs teacher (25 steps, guidance 5), end to end', (r) => (r.teacher?.ratio ? `${ratio(r.teacher.ratio)}: ${Math.round(r.teacher.studentMs.median)} ms vs ${Math.round(r.teacher.teacherMs.median)} ms` : null)),
     row('overhead: app time / raw session.run sum', (r) => (r.overhead?.ratio ? `${ratio(r.overhead.ratio)} (${Math.round(r.overhead.appMs.median)} vs ${Math.round(r.overhead.rawRunsMs.median)} ms)` : null)),
     row('cold start, first visit (model from the local server)', (r) => ms(r.coldStart?.firstVisitMs)),
