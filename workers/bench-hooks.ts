@@ -8,11 +8,12 @@
  * - matmulPeak: the GFLOP/s the same runtime (same ORT build, threads, backend) reaches on a big
  *   square MatMul: the practical ceiling the per-stage GFLOP/s are compared against.
  */
-import * as ort from 'onnxruntime-web';
+import type * as ort from 'onnxruntime-web';
 import type { Backend, Manifest } from '../src/shared/types';
 import { x0FromEps } from './pipeline/denoise-one-step';
 import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import type { PromptTokenizer } from './pipeline/tokenize';
+import { activeOrt } from './runtime/ort';
 import { createSession } from './runtime/session';
 
 export interface RawModel {
@@ -46,20 +47,20 @@ export async function rawStageRuns(m: RawModel, prompt: string, seed: number): P
   const { manifest } = m;
   const seq = manifest.tokenizer.max_length;
   const ids = m.tokenizer.encode(prompt);
-  const enc = await timedRun(m.textEncoder, { [m.textEncoder.inputNames[0]]: new ort.Tensor('int64', ids, [1, seq]) });
+  const enc = await timedRun(m.textEncoder, { [m.textEncoder.inputNames[0]]: new (activeOrt().Tensor)('int64', ids, [1, seq]) });
 
   const { channels, height, width } = manifest.latent;
   const noise = gaussianNoise(normalizeSeed(seed), channels * height * width);
   const dim = enc.data.length / seq;
   const unet = await timedRun(m.unet, {
-    sample: new ort.Tensor('float32', noise, [1, channels, height, width]),
-    timestep: new ort.Tensor('int64', BigInt64Array.from([BigInt(manifest.one_step.timestep)]), [1]),
-    encoder_hidden_states: new ort.Tensor('float32', enc.data, [1, seq, dim]),
+    sample: new (activeOrt().Tensor)('float32', noise, [1, channels, height, width]),
+    timestep: new (activeOrt().Tensor)('int64', BigInt64Array.from([BigInt(manifest.one_step.timestep)]), [1]),
+    encoder_hidden_states: new (activeOrt().Tensor)('float32', enc.data, [1, seq, dim]),
   });
 
   const inv = 1 / manifest.vae.scaling_factor;
   const latent = x0FromEps(noise, unet.data, manifest.one_step.alpha_bar).map((v) => v * inv);
-  const dec = await timedRun(m.decoder, { [m.decoder.inputNames[0]]: new ort.Tensor('float32', latent, [1, channels, height, width]) });
+  const dec = await timedRun(m.decoder, { [m.decoder.inputNames[0]]: new (activeOrt().Tensor)('float32', latent, [1, channels, height, width]) });
   return { encode: enc.ms, denoise: unet.ms, decode: dec.ms, total: enc.ms + unet.ms + dec.ms };
 }
 
@@ -67,8 +68,8 @@ export async function rawStageRuns(m: RawModel, prompt: string, seed: number): P
 export async function matmulPeak(modelBytes: Uint8Array, n: number, reps: number, backend: Backend): Promise<number[]> {
   const session = await createSession(modelBytes, backend);
   try {
-    const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / 7), [n, n]);
-    const b = new ort.Tensor('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 5) - 2) / 5), [n, n]);
+    const a = new (activeOrt().Tensor)('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / 7), [n, n]);
+    const b = new (activeOrt().Tensor)('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 5) - 2) / 5), [n, n]);
     const times: number[] = [];
     for (let i = 0; i < reps + 1; i++) {
       const r = await timedRun(session, { A: a, B: b });

@@ -28,6 +28,7 @@ import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import { planarToRgba } from './pipeline/to-rgba';
 import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
+import { useOrtFor } from './runtime/ort';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
 interface LoadedModel extends RawModel {
@@ -246,6 +247,8 @@ export class Generator {
 
     this.loading = { modelId, options };
     await this.release();
+    // After release(): the previous model's sessions and tensors belong to the previous build.
+    await useOrtFor(choice.backend, choice.threads);
     const overrides = manifest.runtime?.free_dimension_overrides ?? {};
     const made: ort.InferenceSession[] = [];
     const session = async (g: Graph, gpuOutputs?: string[]) => {

@@ -72,7 +72,7 @@ function sizeTable(s) {
     '|---|---|---|',
     ...Object.entries(s.models).map(([k, v]) => `| ${k} | ${mib(v.bytes)} | ${mib(v.gzip)} |`),
     `| app shell (HTML, JS, CSS) | ${kib(s.shell.totalBytes)} | ${kib(s.shell.totalGzip)} |`,
-    `| onnxruntime-web .wasm | ${mib(s.ortWasm.bytes)} | ${mib(s.ortWasm.gzip)} |`,
+    `| onnxruntime-web .wasm (plain CPU build + JSEP WebGPU build) | ${mib(s.ortWasm.bytes)} | ${mib(s.ortWasm.gzip)} |`,
     `| **first visit, all gzip** | | **${mib(s.firstVisitEstimateGzip)}** |`,
   ].join('\n');
 }

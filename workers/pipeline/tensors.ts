@@ -4,7 +4,8 @@
  * float32 and converts at the graph boundary, reading the dtype from the session itself (ORT's
  * inputMetadata), so a repository without our manifest still gets the right types.
  */
-import * as ort from 'onnxruntime-web';
+import type * as ort from 'onnxruntime-web';
+import { activeOrt } from '../runtime/ort';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -71,9 +72,9 @@ export function valueType(session: ort.InferenceSession, name: string, side: 'in
 
 /** A float tensor in `type` (float32 or float16) from float32 data. */
 export function floatTensor(type: string, data: Float32Array, dims: number[]): ort.Tensor {
-  if (type === 'float16') return new ort.Tensor('float16', float32ToHalf(data), dims);
+  if (type === 'float16') return new (activeOrt().Tensor)('float16', float32ToHalf(data), dims);
   if (type !== 'float32') throw new TypeError(`a float input of type ${type} is not supported`);
-  return new ort.Tensor('float32', data, dims);
+  return new (activeOrt().Tensor)('float32', data, dims);
 }
 
 /** An integer tensor (ids, timesteps) in int64 or int32, or float for exports that take a float timestep. */
@@ -81,9 +82,9 @@ export function intTensor(type: string, values: ArrayLike<number | bigint>, dims
   const nums = Array.from(values, Number);
   switch (type) {
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(nums, (v) => BigInt(v)), dims);
+      return new (activeOrt().Tensor)('int64', BigInt64Array.from(nums, (v) => BigInt(v)), dims);
     case 'int32':
-      return new ort.Tensor('int32', Int32Array.from(nums), dims);
+      return new (activeOrt().Tensor)('int32', Int32Array.from(nums), dims);
     case 'float32':
     case 'float16':
       return floatTensor(type, Float32Array.from(nums), dims);

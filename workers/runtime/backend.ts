@@ -2,12 +2,9 @@
  * Which backend runs the sessions, and ORT's one-time environment.
  *
  * WebGPU first when `navigator.gpu` yields an adapter that has every feature the manifest
- * requires; otherwise WASM, with the reason kept for the status line. The JSEP build of
- * onnxruntime-web carries both execution providers in one .wasm, which we serve ourselves.
+ * requires; otherwise WASM, with the reason kept for the status line. Which onnxruntime-web build
+ * then runs the sessions follows from the backend (runtime/ort.ts).
  */
-import * as ort from 'onnxruntime-web';
-// Vite copies the file into our own build output and gives its URL: never a CDN.
-import jsepWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import { Fp16UnsupportedError, WebGPUUnavailableError } from '../../src/shared/errors';
 import type { Backend } from '../../src/shared/types';
 
@@ -20,26 +17,20 @@ export interface BackendChoice {
   threads: number;
 }
 
-let configured = false;
+let chosenThreads: number | null = null;
 
 /**
- * Sets ORT's env once; must run before the first session is created. `requested` (the page's
- * ?threads=N, used by the benchmarks to compare thread counts) overrides the default.
+ * WASM threads for this worker, fixed by its first load (ORT's thread pool is made once).
+ * `requested` (the page's ?threads=N, used by the benchmarks to compare thread counts) overrides
+ * the default.
  */
-export function configureOrt(requested?: number): number {
+export function wasmThreads(requested?: number): number {
+  if (chosenThreads !== null) return chosenThreads;
   // Threads need SharedArrayBuffer, i.e. a cross-origin-isolated page (COOP/COEP headers).
   // ORT's own default is ceil(cores / 2), which is 1 on a 2-core laptop: set it explicitly.
   const wanted = requested && requested > 0 ? Math.min(16, Math.trunc(requested)) : Math.min(4, navigator.hardwareConcurrency || 1);
-  const threads = configured ? ort.env.wasm.numThreads ?? 1 : self.crossOriginIsolated ? Math.max(1, wanted) : 1;
-  if (!configured) {
-    ort.env.wasm.wasmPaths = { wasm: jsepWasmUrl };
-    ort.env.wasm.numThreads = threads;
-    ort.env.wasm.proxy = false; // we are already in a worker
-    ort.env.webgpu.powerPreference = 'high-performance';
-    ort.env.logLevel = 'error';
-    configured = true;
-  }
-  return threads;
+  chosenThreads = self.crossOriginIsolated ? Math.max(1, wanted) : 1;
+  return chosenThreads;
 }
 
 /**
@@ -53,7 +44,7 @@ export async function chooseBackend(
   requestedThreads?: number,
   wasmOk = true,
 ): Promise<BackendChoice> {
-  const threads = configureOrt(requestedThreads);
+  const threads = wasmThreads(requestedThreads);
   if (preference === 'wasm' && wasmOk) return { backend: 'wasm', note: null, threads };
 
   let note: string | null = null;

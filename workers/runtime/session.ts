@@ -1,6 +1,7 @@
 /** ORT session creation and a run queue: one session.run at a time across the whole worker. */
-import * as ort from 'onnxruntime-web';
+import type * as ort from 'onnxruntime-web';
 import type { Backend } from '../../src/shared/types';
+import { activeOrt, webgpuOrt } from './ort';
 
 /**
  * The WebGPU execution provider's options.
@@ -40,7 +41,7 @@ export function sessionOptions(backend: Backend, extras: SessionExtras = {}): or
 }
 
 export async function createSession(bytes: Uint8Array, backend: Backend, extras: SessionExtras = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, sessionOptions(backend, extras));
+  return activeOrt().InferenceSession.create(bytes, sessionOptions(backend, extras));
 }
 
 /**
@@ -60,7 +61,8 @@ export class SerialQueue {
 /** The WebGPU device ORT created, once a WebGPU session exists (for device-lost handling). */
 export async function ortWebGpuDevice(): Promise<GPUDevice | null> {
   try {
-    return (await ort.env.webgpu.device) ?? null;
+    const build = webgpuOrt();
+    return build ? ((await (await build).env.webgpu.device) ?? null) : null;
   } catch {
     return null;
   }
