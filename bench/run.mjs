@@ -10,7 +10,7 @@
 //   npm run bench -- --no-build --no-readme     reuse dist/, leave the README alone
 //   npm run bench -- --render                   only rewrite the README table from bench/results/*.json
 //   npm run bench -- --tuning <commit> [--change "what changed"]
-//                                               only before/after: <commit>'s build vs this one → tuning.json
+//                                               only before/after: <commit>'s build vs this one → tuning-<commit>-<HEAD>.json
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -87,6 +87,7 @@ async function runBrowserSide(mode, opts, baseUrl, out) {
 }
 
 async function runTuning(opts) {
+  let tuningFile = null;
   const base = buildCommit(root, opts.tuning);
   const load = loadSampler();
   const before = await serveDir(base.dir);
@@ -96,7 +97,9 @@ async function runTuning(opts) {
     const rows = await tuning.run({ browser: b.browser, before, after, reps: opts.reps, coldReps: opts.coldReps, log });
     const change = opts.change ?? spawnSync('git', ['-C', root, 'log', '-1', '--format=%s'], { encoding: 'utf8' }).stdout.trim();
     const out = { when: new Date().toISOString(), machine: describeMachine(root), browser: b.version, before: opts.tuning, change, how: `this build vs ${opts.tuning}, WASM, same browser, alternating`, rows, loadDuringRun: load.stop() };
-    writeFileSync(path.join(root, 'bench/results/tuning.json'), `${JSON.stringify(out, null, 2)}\n`);
+    const afterCommit = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    tuningFile = `tuning-${String(opts.tuning).slice(0, 12)}-${afterCommit}.json`;
+    writeFileSync(path.join(root, 'bench/results', tuningFile), `${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await b.browser.close();
     before.stop();
@@ -106,7 +109,7 @@ async function runTuning(opts) {
   const md = renderMarkdown(root);
   writeFileSync(path.join(root, 'bench/results/README-table.md'), md);
   if (opts.readme) updateReadme(root, md);
-  log('wrote bench/results/tuning.json');
+  log(`wrote bench/results/${tuningFile}`);
 }
 
 async function main() {
