@@ -38,6 +38,7 @@ const buttons = {
 const generator = new SupervisedGenerator(createGeneratorWorker, {
   onRestart(reason) {
     model = null;
+    compare.reset();
     setStatus(errorMessage({ name: 'WorkerCrashedError', message: reason }), 'loading');
     void loadModel();
   },

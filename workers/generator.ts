@@ -28,7 +28,7 @@ import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import { planarToRgba } from './pipeline/to-rgba';
 import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
-import { useOrtFor } from './runtime/ort';
+import { loadOrtBuild, useOrtFor } from './runtime/ort';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
 interface LoadedModel extends RawModel {
@@ -245,6 +245,8 @@ export class Generator {
     // is nothing to keep, and each session is created as soon as its file is in.
     if (this.model) for (const key of order) await file(key);
 
+    // The runtime build is fetched before release() too: if it cannot load, the current model stays.
+    await loadOrtBuild(choice.backend, choice.threads);
     this.loading = { modelId, options };
     await this.release();
     // After release(): the previous model's sessions and tensors belong to the previous build.

@@ -24,7 +24,11 @@ export async function launch(mode) {
   return { browser, version: browser.version(), ...m };
 }
 
-/** Opens the app in bench mode and waits until the model is loaded and the first image painted. */
+/**
+ * Opens the app in bench mode and waits until the model is loaded, the first image painted, and the
+ * teacher's file (fetched in the background after that image) settled, so no measurement shares
+ * the CPU with that fetch. (Builds before the background fetch have no data-teacher: no wait.)
+ */
 export async function openApp(context, baseUrl, { backend, threads, seed = 12345, timeout = 600_000 } = {}) {
   const page = await context.newPage();
   const q = new URLSearchParams({ bench: '1', ...(backend ? { backend } : {}), ...(threads ? { threads: String(threads) } : {}) });
@@ -33,7 +37,7 @@ export async function openApp(context, baseUrl, { backend, threads, seed = 12345
     () => {
       const s = document.getElementById('status');
       const c = document.getElementById('output');
-      return (s.dataset.loadMs !== undefined && Number(c.dataset.generation ?? 0) >= 1 && s.dataset.state === 'ready') || s.dataset.state === 'error';
+      return (s.dataset.loadMs !== undefined && Number(c.dataset.generation ?? 0) >= 1 && s.dataset.state === 'ready' && s.dataset.teacher !== 'loading') || s.dataset.state === 'error';
     },
     null,
     { timeout, polling: 200 },

@@ -29,7 +29,7 @@ export interface CompareDeps {
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void; painted(): void; update(): void } {
+export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void; painted(): void; update(): void; reset(): void } {
   let model: LoadResult | null = null;
   let teacher: 'none' | 'loading' | 'ready' | 'failed' = 'none';
   let running = false;
@@ -50,6 +50,7 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
     update();
     const { prompt, seed } = d.current();
     const { steps, guidance } = model.teacherDefaults;
+    const mine = epoch;
     try {
       // reuse: false: the student's time is measured, not the last image handed back again.
       const student = await d.generator.generate({ prompt, seed, count: 1, reuse: false });
@@ -60,8 +61,8 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
         if (p.phase === 'generate') $('teacher-caption').textContent = `Teacher, step ${p.step} of ${p.steps}…`;
       });
       const result = await d.generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
-      // A click after a failed background fetch fetched the file itself.
-      if (teacher === 'failed') teacher = 'ready';
+      // A click after a failed background fetch fetched the file itself (same model only).
+      if (teacher === 'failed' && mine === epoch) teacher = 'ready';
       paint($<HTMLCanvasElement>('teacher-canvas'), result.images[0]);
       $('teacher-caption').textContent = `Teacher, ${result.steps} steps: ${Math.round(result.ms)} ms`;
       d.onDone(student, result.ms / Math.max(student.ms, 1));
@@ -109,5 +110,14 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
     update();
   }
 
-  return { modelLoaded, painted, update };
+  /** The worker is being replaced: nothing to compare until a model is loaded again. */
+  function reset(): void {
+    epoch += 1;
+    model = null;
+    teacher = 'none';
+    fetchPending = false;
+    update();
+  }
+
+  return { modelLoaded, painted, update, reset };
 }

@@ -24,8 +24,8 @@ export type OrtModule = typeof Ort;
 const builds: Partial<Record<Backend, Promise<OrtModule>>> = {};
 let active: OrtModule | null = null;
 
-/** Loads (once) and configures the build for `backend`, and makes it the one sessions and tensors use. */
-export async function useOrtFor(backend: Backend, threads: number): Promise<OrtModule> {
+/** Loads (once) and configures the build for `backend`; a failed load is tried again next time. */
+export function loadOrtBuild(backend: Backend, threads: number): Promise<OrtModule> {
   builds[backend] ??= (backend === 'webgpu' ? import('onnxruntime-web') : import('onnxruntime-web/wasm')).then((ort) => {
     ort.env.wasm.wasmPaths = { wasm: backend === 'webgpu' ? jsepWasmUrl : plainWasmUrl };
     ort.env.wasm.numThreads = threads;
@@ -33,8 +33,16 @@ export async function useOrtFor(backend: Backend, threads: number): Promise<OrtM
     if (backend === 'webgpu') ort.env.webgpu.powerPreference = 'high-performance';
     ort.env.logLevel = 'error';
     return ort;
+  }, (err: unknown) => {
+    delete builds[backend];
+    throw err;
   });
-  active = await builds[backend];
+  return builds[backend];
+}
+
+/** Makes the build for `backend` the one sessions and tensors use (loading it if needed). */
+export async function useOrtFor(backend: Backend, threads: number): Promise<OrtModule> {
+  active = await loadOrtBuild(backend, threads);
   return active;
 }
 

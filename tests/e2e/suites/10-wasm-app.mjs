@@ -26,14 +26,17 @@ export async function run({ baseUrl, timings }) {
   test('first visit downloads the model and falls back to WASM, saying so', async () => {
     const t0 = Date.now();
     await page.goto(`${baseUrl}#seed=${SEED}`);
-    await waitReady(page);
+    await waitReady(page, { teacher: false });
     timings.firstLoadMs = Date.now() - t0;
+    // The teacher's file comes after the first image, from the network, and joins the files list.
+    await waitReady(page);
+    assert((await page.getAttribute('#status', 'data-teacher')) === 'ready', `teacher fetched: ${await page.getAttribute('#compare', 'title')}`);
     assert((await page.getAttribute('#status', 'data-backend')) === 'wasm', 'backend is wasm');
     const text = await page.textContent('#status');
     assert(/WASM/.test(text) && /WebGPU/.test(text), `status names the backend and why WebGPU is not used: "${text}"`);
     assert(await page.evaluate(() => crossOriginIsolated), 'page is cross-origin isolated (COOP/COEP)');
     const sources = await fileSources(page);
-    assert(Object.keys(sources).length >= 4 && Object.values(sources).every((s) => s === 'network'), `all files downloaded: ${JSON.stringify(sources)}`);
+    assert(Object.keys(sources).length >= 5 && sources.unet_teacher === 'network' && Object.values(sources).every((s) => s === 'network'), `all files downloaded, teacher included: ${JSON.stringify(sources)}`);
     assert(modelRequests.length >= 4, `model files were requested on first visit (${modelRequests.length})`);
   }, { timeoutMs: 320_000 });
 
@@ -109,7 +112,7 @@ export async function run({ baseUrl, timings }) {
     await page.waitForFunction(() => document.getElementById('output').dataset.prompt === 'red apple' && document.getElementById('status').dataset.state === 'ready', null, { timeout: 60_000 });
     assert((await canvasStats(page)).hash === images.apple.hash, 'same pixels after reload (from the shared link)');
     const sources = await fileSources(page);
-    assert(Object.values(sources).every((s) => s === 'cache'), `all from cache: ${JSON.stringify(sources)}`);
+    assert(sources.unet_teacher === 'cache' && Object.values(sources).every((s) => s === 'cache'), `all from cache, teacher included: ${JSON.stringify(sources)}`);
     assert(modelRequests.length === 0, `no model file requests: ${JSON.stringify(modelRequests)}`);
     timings.cachedLoadMs = Number(await page.getAttribute('#status', 'data-load-ms'));
   });
