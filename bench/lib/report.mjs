@@ -124,7 +124,7 @@ export function renderMarkdown(root) {
     '',
     sizeTable(cpu.size),
     '',
-    ...tunings.map(tuningTable),
+    tunings.map(tuningTable).join('\n\n'),
     END,
     '',
   ].join('\n');
