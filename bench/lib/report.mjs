@@ -80,7 +80,7 @@ function sizeTable(s) {
 function tuningTable(t) {
   if (!t?.rows?.length) return '';
   return [
-    `Speed-up, before → after: ${t.change ?? 'see bench/results/tuning-*.json'}. Measured alternating in one run (${t.how}; 1-minute load ${t.loadDuringRun?.min ?? '?'}–${t.loadDuringRun?.max ?? '?'}):`,
+    `Speed-up, before → after: ${t.change ?? 'see bench/results/tuning-*.json'}. Measured alternating in one run (${t.machine?.commit ? t.how.replace('this build', `the build of ${t.machine.commit}`) : t.how}; 1-minute load ${t.loadDuringRun?.min ?? '?'}–${t.loadDuringRun?.max ?? '?'}):`,
     '',
     '| measure | before | after | after/before (per pair) |',
     '|---|---|---|---|',
