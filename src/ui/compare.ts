@@ -60,9 +60,16 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
       const onStep = Comlink.proxy((p: Progress) => {
         if (p.phase === 'generate') $('teacher-caption').textContent = `Teacher, step ${p.step} of ${p.steps}…`;
       });
+      if (teacher === 'failed') {
+        // The background fetch failed: try it again first, outside the worker's run queue (so
+        // typing keeps painting) and with its download progress shown.
+        $('teacher-caption').textContent = 'Fetching the teacher model…';
+        if (!(await fetchTeacher(mine))) {
+          $('teacher-caption').textContent = 'Teacher: not available';
+          throw new Error(d.button.title || 'the teacher model could not be fetched');
+        }
+      }
       const result = await d.generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
-      // A click after a failed background fetch fetched the file itself (same model only).
-      if (teacher === 'failed' && mine === epoch) teacher = 'ready';
       paint($<HTMLCanvasElement>('teacher-canvas'), result.images[0]);
       $('teacher-caption').textContent = `Teacher, ${result.steps} steps: ${Math.round(result.ms)} ms`;
       d.onDone(student, result.ms / Math.max(student.ms, 1));
@@ -92,22 +99,26 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
     update();
   }
 
-  async function fetchTeacher(mine: number): Promise<void> {
+  /** True when the teacher's file is in (for the model of epoch `mine`). */
+  async function fetchTeacher(mine: number): Promise<boolean> {
     const onProgress = Comlink.proxy((p: Progress) => {
-      if (mine === epoch && p.phase === 'download' && p.total) d.button.title = `Fetching the teacher model… ${Math.floor((100 * p.loaded) / p.total)} %`;
+      if (mine !== epoch || p.phase !== 'download' || !p.total) return;
+      d.button.title = `Fetching the teacher model… ${Math.floor((100 * p.loaded) / p.total)} %`;
+      if (running) $('teacher-caption').textContent = d.button.title;
     });
     try {
       const info = await d.generator.prefetchTeacher(onProgress);
-      if (mine !== epoch) return;
+      if (mine !== epoch) return false;
       teacher = 'ready';
       d.button.title = '';
       if (info) d.addFileRow(info);
     } catch (err) {
-      if (mine !== epoch) return;
+      if (mine !== epoch) return false;
       teacher = 'failed';
       d.button.title = `The teacher model could not be fetched (${errorMessage(err)}); compare tries again.`;
     }
     update();
+    return teacher === 'ready';
   }
 
   /** The worker is being replaced: nothing to compare until a model is loaded again. */

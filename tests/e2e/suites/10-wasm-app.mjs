@@ -164,6 +164,28 @@ export async function run({ baseUrl, timings }) {
     assert(t.std > 8, 'teacher image not blank');
   }, { timeoutMs: 260_000 });
 
+  test('a failed teacher fetch leaves compare on, and a click fetches the teacher and compares', async () => {
+    // Own context without the service worker, so the route sees the worker's request for the file.
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });
+    try {
+      const p = await ctx.newPage();
+      const teacherFile = '**/unet_teacher/model.onnx';
+      await ctx.route(teacherFile, (r) => r.abort('connectionreset'));
+      await p.goto(`${baseUrl}#seed=${SEED}`);
+      await waitReady(p);
+      assert((await p.getAttribute('#status', 'data-teacher')) === 'failed', `teacher state: ${await p.getAttribute('#status', 'data-teacher')}`);
+      assert(!(await p.isDisabled('#compare')), 'compare stays available after a failed fetch');
+      assert(/could not be fetched/.test((await p.getAttribute('#compare', 'title')) ?? ''), 'the button says why');
+      await ctx.unroute(teacherFile);
+      await p.click('#compare');
+      await p.waitForFunction(() => /ms$/.test(document.getElementById('teacher-caption').textContent ?? ''), null, { timeout: 240_000, polling: 250 });
+      assert((await p.getAttribute('#status', 'data-teacher')) === 'ready', 'teacher fetched by the click');
+      assert((await canvasStats(p, 'teacher-canvas')).std > 8, 'teacher image painted');
+    } finally {
+      await ctx.close();
+    }
+  }, { timeoutMs: 300_000 });
+
   test('the page has no console errors', async () => {
     const real = consoleErrors.filter((e) => !/favicon/.test(e));
     assert(real.length === 0, `console errors: ${real.join(' | ')}`);
