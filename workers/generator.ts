@@ -326,12 +326,13 @@ export class Generator {
     return this.model;
   }
 
-  private tokenIds(m: LoadedModel, prompt: string): BigInt64Array {
-    return m.tokenizer.encode(clipPromptForTokenizer(prompt, m.tokenizer.maxLength));
+  /** The prompt's token ids, and them as a string: the key of both caches. */
+  private tokenIds(m: LoadedModel, prompt: string): { ids: BigInt64Array; key: string } {
+    const ids = m.tokenizer.encode(clipPromptForTokenizer(prompt, m.tokenizer.maxLength));
+    return { ids, key: ids.join(',') };
   }
 
-  private async embed(m: LoadedModel, ids: BigInt64Array): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
-    const key = ids.join(',');
+  private async embed(m: LoadedModel, { ids, key }: { ids: BigInt64Array; key: string }): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
     if (this.embedding?.ids === key) return { data: this.embedding.data, ms: 0 };
     const t0 = performance.now();
     const data = m.gpuEmbedding ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
@@ -381,13 +382,13 @@ export class Generator {
     const t0 = performance.now();
     const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
     const seed = normalizeSeed(req.seed);
-    const ids = this.tokenIds(m, req.prompt);
-    const key = `${ids.join(',')}|${seed}|${count}`;
+    const tokens = this.tokenIds(m, req.prompt);
+    const key = `${tokens.key}|${seed}|${count}`;
     if (req.reuse !== false && this.lastImages?.key === key) {
       const images = this.lastImages.images.map((i) => ({ ...i, pixels: i.pixels.slice(0) }));
       return { prompt: req.prompt, images, backend: m.backend, ms: performance.now() - t0, stages: { encode: 0, denoise: 0, decode: 0 }, steps: 0 };
     }
-    const { data: emb, ms: encodeMs } = await this.embed(m, ids);
+    const { data: emb, ms: encodeMs } = await this.embed(m, tokens);
 
     const { channels, height, width } = m.manifest.latent;
     const latentSize = channels * height * width;
