@@ -122,6 +122,13 @@ def make_ode_pairs(cfg, teacher, emb, cap_index, uncond, train_idx, dev, path: P
     return pairs
 
 
+def ode_pairs_path(cfg: FactoryConfig) -> Path:
+    """The cache file names what made the pairs, so a run with another count, step count or guidance
+    never regresses onto stale targets."""
+    c = cfg.distill
+    return Path(cfg.run_dir) / "distill" / f"ode_pairs_{c.ode_pairs}_{c.ode_steps}x{c.real_guidance:g}_seed{cfg.seed}.pt"
+
+
 def shipped_student_name(cfg: FactoryConfig) -> str:
     return cfg.distill.student_name or cfg.distill.variant
 
@@ -169,8 +176,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     opt_f = torch.optim.AdamW(list(fake_score.parameters()) + list(head.parameters()), lr=c.lr_fake,
                               betas=(0.9, 0.999), weight_decay=0.01)
     ema = EMA(generator, c.ema_decay)
-    pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev,
-                           Path(cfg.run_dir) / "distill" / "ode_pairs.pt") if use_reg else None
+    pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev, ode_pairs_path(cfg)) if use_reg else None
     step = it = 0
     ck = load_checkpoint(run / "student.pt")
     if ck is not None:
@@ -185,8 +191,14 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     elif c.init_from:
         _, start = load_student(cfg.run_dir, c.init_from)
         generator.load_state_dict(start["ema"]); ema.model.load_state_dict(start["ema"])
-        acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' "
-                  f"({start.get('step')} generator steps)")
+        # the start's fake score already models that generator's outputs: restarting it from the
+        # teacher would spend the first hundreds of steps on a critic that describes another model.
+        # Checkpoints slimmed to their EMA (the GPU job's) have none: then the critic restarts.
+        critic = "fake_score" in start and "head" in start
+        if critic:
+            fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
+        acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
+                  f"generator steps); fake score from {'it' if critic else 'the teacher'}")
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)
     ab = alphas_cumprod(dev)

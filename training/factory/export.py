@@ -231,7 +231,9 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         "vae": {"scaling_factor": scale},
         "teacher": {"file": "unet_teacher", "schedule": "ddim", "num_train_timesteps": NUM_TRAIN_TIMESTEPS,
                     "beta_schedule": "scaled_linear", "beta_start": BETA_START, "beta_end": BETA_END,
-                    "timestep_spacing": "trailing", "default_steps": 25, "default_guidance": 3.0,
+                    "timestep_spacing": "trailing", "default_steps": 25,
+                    # the guidance the student was distilled towards: "compare" shows like with like
+                    "default_guidance": cfg.distill.real_guidance,
                     "prediction_type": "epsilon"},
         "requirements": {"webgpu_features": [], "fp16_compute": False},
         "export": {"opset": OPSET, **report},

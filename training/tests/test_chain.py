@@ -66,17 +66,22 @@ def test_init_from_starts_the_generator_from_a_finished_student(tiny_trained):
     from factory.teacher import load_teacher
 
     train_student(tiny_trained, "dmd2")  # the starting point (returns at once if already trained)
-    start = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")["ema"]
+    start_ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    start = start_ck["ema"]
     cfg = copy_mod.deepcopy(tiny_trained)
     cfg.distill.init_from = "dmd2"
     cfg.distill.max_generator_steps = 1
     cfg.distill.lr_generator = 0.0  # the generator cannot move: its EMA must stay at the start
+    cfg.distill.lr_fake = 0.0  # nor can the critic: it must still be the start's fake score
     train_student(cfg, "dm")
-    got = load_checkpoint(Path(cfg.run_dir) / "distill" / "dm" / "student.pt")["ema"]
+    got_ck = load_checkpoint(Path(cfg.run_dir) / "distill" / "dm" / "student.pt")
+    got = got_ck["ema"]
     teacher = load_teacher(tiny_trained.run_dir).state_dict()
     gap = lambda a, b: max((a[k].float() - b[k].float()).abs().max().item() for k in a)  # noqa: E731
     assert gap(got, start) <= 1e-6, "the generator did not start from the dmd2 student"
     assert gap(start, teacher) > 0 and gap(got, teacher) > gap(got, start), "the run started from the teacher"
+    assert gap(got_ck["fake_score"], start_ck["fake_score"]) <= 1e-6, "the fake score restarted from the teacher"
+    assert gap(start_ck["fake_score"], teacher) > 0, "the starting fake score never trained: the check above proves nothing"
 
 
 def test_dm_gradient_pushes_towards_the_real_score():
