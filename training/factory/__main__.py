@@ -30,7 +30,7 @@ def shipped_docs(cfg):
     from .distill import shipped_student_name
     from .docs_grids import make_docs_grids
 
-    make_docs_grids(cfg, shipped_student_name(cfg), guidance=cfg.distill.real_guidance)
+    make_docs_grids(cfg, shipped_student_name(cfg))
 
 
 def _call(module: str, function: str):

@@ -60,7 +60,8 @@ class DistillConfig:
     variant: str = "dmd2"  # "regression" | "dm" | "dmd" (dm + regression) | "dmd2" (dm + TTUR + GAN)
     student_name: str | None = None  # folder under runs/<run>/distill/ for the shipped student (default: variant)
     # another student (folder name under distill/) whose EMA weights start the generator instead of the
-    # teacher: continues a finished run with a new budget or setting (its fake score and GAN head come along when the checkpoint kept them)
+    # teacher: continues a finished run with a new budget or setting (its fake score and GAN head come
+    # along when its checkpoint kept them)
     init_from: str | None = None
     conditioning_timestep: int = 999
     real_guidance: float = 3.0

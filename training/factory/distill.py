@@ -129,6 +129,12 @@ def ode_pairs_path(cfg: FactoryConfig) -> Path:
     return Path(cfg.run_dir) / "distill" / f"ode_pairs_{c.ode_pairs}_{c.ode_steps}x{c.real_guidance:g}_seed{cfg.seed}.pt"
 
 
+def distilled_guidance(student_ck: dict) -> float:
+    """The real-score guidance a student was distilled towards, from its own checkpoint's config
+    (not the config of whoever exports it)."""
+    return float(student_ck["config"]["distill"]["real_guidance"])
+
+
 def shipped_student_name(cfg: FactoryConfig) -> str:
     return cfg.distill.student_name or cfg.distill.variant
 

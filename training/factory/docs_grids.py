@@ -27,16 +27,19 @@ def label_strip(text: str, width: int, height: int = 22) -> np.ndarray:
 
 
 @torch.no_grad()
-def make_docs_grids(cfg: FactoryConfig, student_variant: str, steps: int = 25, guidance: float = 3.0, seeds=(0, 1, 2)):
+def make_docs_grids(cfg: FactoryConfig, student_variant: str, steps: int = 25, guidance: float | None = None,
+                    seeds=(0, 1, 2)):
+    """guidance: the teacher's; by default the one the student was distilled towards (like with like)."""
     from PIL import Image
 
     from .autoencoder import load_autoencoder
-    from .distill import load_student
+    from .distill import distilled_guidance, load_student
     from .teacher import load_teacher
 
     vae, scale = load_autoencoder(cfg.run_dir)
     teacher = load_teacher(cfg.run_dir)
-    student, _ = load_student(cfg.run_dir, student_variant)
+    student, student_ck = load_student(cfg.run_dir, student_variant)
+    guidance = distilled_guidance(student_ck) if guidance is None else guidance
     cond_all = encode_prompts(cfg, SHOWCASE_PROMPTS)
     uncond = encode_prompts(cfg, [""])
     rows_t, rows_s = [], []

@@ -127,7 +127,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     from .autoencoder import load_autoencoder
     from .conditioning import text_encoder_for
     from .dataset import EmojiDataset, attribution
-    from .distill import load_student
+    from .distill import distilled_guidance, load_student
     from .teacher import load_teacher
 
     e = cfg.export
@@ -233,7 +233,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
                     "beta_schedule": "scaled_linear", "beta_start": BETA_START, "beta_end": BETA_END,
                     "timestep_spacing": "trailing", "default_steps": 25,
                     # the guidance the student was distilled towards: "compare" shows like with like
-                    "default_guidance": cfg.distill.real_guidance,
+                    "default_guidance": distilled_guidance(student_ck),
                     "prediction_type": "epsilon"},
         "requirements": {"webgpu_features": [], "fp16_compute": False},
         "export": {"opset": OPSET, **report},
