@@ -4,6 +4,8 @@ Stages, in order: data, ae, teacher, distill, classifier, eval, export, docs.  `
 each stage skips work that a finished checkpoint already holds and resumes an interrupted one.
 `milestone` saves the AE + teacher weights to checkpoints/milestone.safetensors; `restore` turns
 that committed milestone back into a run folder, so distill/eval/export continue without retraining.
+`import-student` rebuilds the shipped student's PyTorch weights from its exported unet/model.onnx
+(after `restore`), so `distill.init_from` can continue from the model the app ships.
 """
 from __future__ import annotations
 
@@ -53,12 +55,13 @@ RUNNERS = {
     "docs": shipped_docs,
     "milestone": _call("milestone", "save_milestone"),
     "restore": _call("milestone", "restore_milestone"),
+    "import-student": _call("onnx_import", "import_student"),
 }
 
 
 def run_stage(stage: str, cfg):
     if stage not in RUNNERS:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone or restore")
+        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore or import-student")
     RUNNERS[stage](cfg)
 
 
@@ -66,7 +69,7 @@ def main(argv=None):
     from .config import load_config
 
     p = argparse.ArgumentParser(prog="python -m factory", description=__doc__.splitlines()[0])
-    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone or restore")
+    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore or import-student")
     p.add_argument("--config", default="configs/full.json")
     p.add_argument("--set", default=None, help='JSON overrides, e.g. \'{"teacher": {"max_steps": 10}}\'')
     a = p.parse_args(argv)

@@ -39,6 +39,13 @@ class ExportError(RuntimeError):
     pass
 
 
+def models_root(cfg: FactoryConfig) -> Path:
+    """export.out_dir; a relative one is relative to the repository root, where the app serves it
+    (so `export` writes the same place whether run from the root or from training/)."""
+    out = Path(cfg.export.out_dir)
+    return out if out.is_absolute() else Path(__file__).resolve().parents[2] / out
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -131,7 +138,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     from .teacher import load_teacher
 
     e = cfg.export
-    out_root = Path(e.out_dir)
+    out_root = models_root(cfg)
     final = out_root / e.model_id
     stage = out_root / f".{e.model_id}.staging"
     if stage.exists():

@@ -132,6 +132,42 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     assert not list(out.parent.glob(".*staging"))
 
 
+def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tmp_path):
+    """import-student: the exported unet/model.onnx back to PyTorch, so a run can continue from it."""
+    import copy as copy_mod
+    import shutil
+
+    from factory.distill import load_student, shipped_student_name, train_student
+    from factory.export import export_model, models_root
+    from factory.onnx_import import OnnxImportError, import_student, unet_state_from_onnx
+    from factory.teacher import build_unet
+
+    train_student(tiny_trained, tiny_trained.distill.variant)
+    model_dir = models_root(tiny_trained) / tiny_trained.export.model_id
+    if not (model_dir / "manifest.json").exists():
+        export_model(tiny_trained)
+    cfg = copy_mod.deepcopy(tiny_trained)
+    cfg.run_dir = str(tmp_path / "run")  # a fresh run folder: only the teacher, as after `restore`
+    (tmp_path / "run" / "teacher").mkdir(parents=True)
+    shutil.copy(Path(tiny_trained.run_dir) / "teacher" / "teacher.pt", tmp_path / "run" / "teacher")
+    out = import_student(cfg, model_dir)
+    got = load_checkpoint(out)["ema"]
+    want, _ = load_student(tiny_trained.run_dir, shipped_student_name(tiny_trained))
+    want = want.state_dict()
+    teacher = load_checkpoint(Path(tiny_trained.run_dir) / "teacher" / "teacher.pt")["ema"]
+    assert set(got) == set(want)
+    # weights come back as exported: exact, or rounded to fp16 where export stored them so
+    for k in want:
+        assert torch.allclose(got[k], want[k].float(), rtol=1e-3, atol=1e-4), k
+    assert any(not torch.equal(got[k], teacher[k].float()) for k in got), "imported the teacher, not the student"
+    # another architecture cannot take these weights: a clear error, not a silently wrong model
+    other = copy_mod.deepcopy(tiny_trained)
+    other.teacher.block_out_channels = [32, 32, 64]
+    x, t, c = torch.randn(1, 4, 16, 16), torch.tensor([999]), torch.randn(1, other.text.max_tokens, other.text.width)
+    with pytest.raises(OnnxImportError):
+        unet_state_from_onnx(build_unet(other), model_dir / "unet" / "model.onnx", (x, t, c))
+
+
 def test_bad_manifest_is_rejected():
     from factory.manifest_schema import ManifestError, validate_manifest
 
