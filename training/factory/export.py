@@ -106,6 +106,13 @@ def check_parity(name: str, path: Path, feeds: dict, reference: np.ndarray, tole
     return err
 
 
+def export_unet_graph(wrapped: "UNetForExport", args, path: Path):
+    """The UNet's ONNX signature (the model contract), batch dimension dynamic."""
+    export_graph(wrapped, args, path, ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+                 {"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"},
+                  "out_sample": {0: "batch"}})
+
+
 class UNetForExport(torch.nn.Module):
     """Plain-tensor signature (sample, timestep, encoder_hidden_states) -> out_sample."""
 
@@ -182,8 +189,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         path = stage / name / "model.onnx"
         wrapped = UNetForExport(unet).eval()
         ref = wrapped(x, t, c).numpy()
-        export_graph(wrapped, (x, t, c), path, ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
-                     {"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"}, "out_sample": {0: "batch"}})
+        export_unet_graph(wrapped, (x, t, c), path)
         if e.fp16:
             onnx.save(fp16_weights(onnx.load(str(path))), str(path))
         report[f"{name}_max_abs_err"] = check_parity(name, path, {"sample": x.numpy(), "timestep": t.numpy(),

@@ -49,7 +49,7 @@ def _initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
 def _probe_initializers(unet, sample_args) -> tuple[dict[str, np.ndarray], list[tuple[str, int, int]]]:
     """Export `unet`'s architecture with marker weights; return its initializers and the marker table
     [(param name, offset, numel)] in offset order."""
-    from .export import UNetForExport, export_graph
+    from .export import UNetForExport, export_unet_graph
 
     probe = type(unet).from_config(unet.config).eval()
     table, offset = [], MARKER_BASE
@@ -62,26 +62,26 @@ def _probe_initializers(unet, sample_args) -> tuple[dict[str, np.ndarray], list[
         raise OnnxImportError(f"{offset - MARKER_BASE} weights: too many for exact fp32 markers")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "probe.onnx"
-        export_graph(UNetForExport(probe), sample_args, path, ["sample", "timestep", "encoder_hidden_states"],
-                     ["out_sample"], {"sample": {0: "batch"}, "timestep": {0: "batch"},
-                                      "encoder_hidden_states": {0: "batch"}, "out_sample": {0: "batch"}})
+        export_unet_graph(UNetForExport(probe), sample_args, path)
         return _initializers(onnx.load(str(path))), table
 
 
-def _decode(values: np.ndarray, table, starts: np.ndarray) -> tuple[str, np.ndarray] | None:
+def _decode(values: np.ndarray, table, starts: np.ndarray, end: int) -> tuple[str, np.ndarray] | None:
     """Which parameter a probe initializer holds and each element's flat index in it; None when the
-    tensor is not made of one parameter's markers (an exporter constant)."""
+    tensor is not made of markers (an exporter constant: 0, 1, epsilons, shapes, masks)."""
     if values.dtype != np.float32 or values.size == 0:
         return None
-    v = values.reshape(-1).astype(np.int64)
-    if not np.array_equal(v.astype(np.float32), values.reshape(-1)) or v.min() < MARKER_BASE:
+    flat = values.reshape(-1)
+    if not np.isfinite(flat).all() or flat.min() < MARKER_BASE or flat.max() >= end:
         return None
-    k = int(np.searchsorted(starts, v[0], side="right") - 1)
-    name, offset, numel = table[k]
-    index = v - offset
-    if index.min() < 0 or index.max() >= numel:
+    v = flat.astype(np.int64)
+    if not np.array_equal(v.astype(np.float32), flat):
+        return None
+    k = np.searchsorted(starts, v, side="right") - 1
+    name, offset, _ = table[int(k[0])]
+    if (k != k[0]).any():
         raise OnnxImportError(f"a folded constant mixes parameter {name} with others: cannot be undone")
-    return name, index
+    return name, v - offset
 
 
 def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.Tensor]:
@@ -89,11 +89,12 @@ def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.
     shipped = _initializers(onnx.load(str(onnx_path)))
     probe, table = _probe_initializers(unet, sample_args)
     starts = np.array([t[1] for t in table])
+    end = table[-1][1] + table[-1][2]
     shapes = dict(unet.named_parameters())
     state: dict[str, np.ndarray] = {}
     filled: dict[str, np.ndarray] = {}
     for init_name, values in probe.items():
-        decoded = _decode(values, table, starts)
+        decoded = _decode(values, table, starts, end)
         if decoded is None:
             continue
         param, index = decoded

@@ -163,7 +163,8 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
     # another architecture cannot take these weights: a clear error, not a silently wrong model
     other = copy_mod.deepcopy(tiny_trained)
     other.teacher.block_out_channels = [32, 32, 64]
-    x, t, c = torch.randn(1, 4, 16, 16), torch.tensor([999]), torch.randn(1, other.text.max_tokens, other.text.width)
+    lat = other.data.size // 8
+    x, t, c = torch.randn(1, 4, lat, lat), torch.tensor([999]), torch.randn(1, other.text.max_tokens, other.text.width)
     with pytest.raises(OnnxImportError):
         unet_state_from_onnx(build_unet(other), model_dir / "unet" / "model.onnx", (x, t, c))
 
