@@ -118,7 +118,7 @@ def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.
 def import_student(cfg: FactoryConfig, model_dir: Path | None = None) -> Path:
     """Write runs/<run>/distill/<student_variant>/student.pt from the exported model in `model_dir`
     (default: <export.out_dir>/<export.model_id>), so `distill.init_from` can continue from it."""
-    from .export import models_root, ort_run
+    from .export import ExportError, check_parity, models_root
     from .teacher import build_unet
 
     model_dir = Path(model_dir or models_root(cfg) / cfg.export.model_id)
@@ -144,11 +144,11 @@ def import_student(cfg: FactoryConfig, model_dir: Path | None = None) -> Path:
     unet.load_state_dict(unet_state_from_onnx(unet, onnx_path, (x, t, c)))
     with torch.no_grad():
         ref = unet(x, t, encoder_hidden_states=c).sample.numpy()
-    err = float(np.abs(ort_run(onnx_path, {"sample": x.numpy(), "timestep": t.numpy(),
-                                           "encoder_hidden_states": c.numpy()})[0] - ref).max())
-    print(f"import: {onnx_path} -> PyTorch, max|onnx - torch| = {err:.2e}")
-    if not np.isfinite(err) or err > cfg.export.parity_tolerance:
-        raise OnnxImportError(f"rebuilt UNet differs from {onnx_path} by {err:.3g}")
+    feeds = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": c.numpy()}
+    try:
+        err = check_parity("imported unet", onnx_path, feeds, ref, cfg.export.parity_tolerance)
+    except ExportError as e:
+        raise OnnxImportError(f"rebuilt UNet does not match {onnx_path}: {e}") from e
     report = {"imported_from": str(onnx_path), "sha256": manifest["files"]["unet"].get("sha256"),
               "max_abs_err_vs_onnx": err, "note": "fp16 weights as shipped; no fake score (the critic restarts)"}
     save_checkpoint(out, checkpoint_state(trained, 0, ema=unet.state_dict(), variant=name, final=True, report=report))
