@@ -288,5 +288,10 @@ def update_index(out_root: Path, manifest: dict):
     entry = {"id": manifest["id"], "name": manifest["name"], "manifest": f"{manifest['id']}/manifest.json",
              "source": "bundled", "bytes": sum(f["bytes"] for f in manifest["files"].values()),
              "license": manifest["license"]["weights"], "default": True}
-    index["models"] = [m for m in index["models"] if m["id"] != manifest["id"]] + [entry]
-    path.write_text(json.dumps(index, indent=2) + "\n")
+    # replaced where it stands (the list order is the picker's order); UTF-8 as hand-edited entries are
+    ids = [m["id"] for m in index["models"]]
+    if entry["id"] in ids:
+        index["models"][ids.index(entry["id"])] = entry
+    else:
+        index["models"].append(entry)
+    path.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")

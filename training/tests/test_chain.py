@@ -132,6 +132,21 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     assert not list(out.parent.glob(".*staging"))
 
 
+def test_reexport_replaces_its_index_entry_in_place_and_keeps_other_entries(tmp_path):
+    from factory.export import update_index
+
+    hand = {"id": "remote-x", "name": "Remote (512×512)", "source": "remote", "url": "o/r"}
+    (tmp_path / "index.json").write_text(json.dumps({"schema": 1, "models": [
+        {"id": "m", "name": "old", "bytes": 1}, hand]}, ensure_ascii=False))
+    manifest = {"id": "m", "name": "M", "license": {"weights": "MIT"}, "files": {"a": {"bytes": 5}, "b": {"bytes": 7}}}
+    update_index(tmp_path, manifest)
+    text = (tmp_path / "index.json").read_text()
+    models = json.loads(text)["models"]
+    assert [m["id"] for m in models] == ["m", "remote-x"], "the picker's order must survive a re-export"
+    assert models[0]["bytes"] == 12 and models[0]["name"] == "M" and models[1] == hand
+    assert "512×512" in text, "hand-written entries stay readable (no \\u escapes)"
+
+
 def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tmp_path):
     """import-student: the exported unet/model.onnx back to PyTorch, so a run can continue from it."""
     import copy as copy_mod
