@@ -90,7 +90,7 @@ class EvalConfig:
     prompts_per_split: int = 200
     diversity_prompts: int = 24
     diversity_seeds: int = 8
-    teacher_settings: tuple = ((4, 3.0), (8, 3.0), (25, 3.0), (50, 3.0), (25, 1.0), (25, 5.0))
+    teacher_settings: tuple = ((4, 3.0), (8, 3.0), (25, 3.0), (50, 3.0), (25, 1.0), (25, 5.0), (25, 3.5))
     # Metrics use the first N prompts of each set (and the first M diversity prompts): the sets are
     # generated larger on GPUs, and CPU-only runs measure a consistent prefix.
     measured_per_split: int = 60

@@ -284,14 +284,15 @@ def measured_quality(run: Path, student_name: str) -> dict:
 def update_index(out_root: Path, manifest: dict):
     """public/models/index.json: the models the app offers; this entry is replaced, others kept."""
     path = out_root / "index.json"
-    index = json.loads(path.read_text()) if path.exists() else {"schema": 1, "models": []}
+    index = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"schema": 1, "models": []}
     entry = {"id": manifest["id"], "name": manifest["name"], "manifest": f"{manifest['id']}/manifest.json",
              "source": "bundled", "bytes": sum(f["bytes"] for f in manifest["files"].values()),
              "license": manifest["license"]["weights"], "default": True}
-    # replaced where it stands (the list order is the picker's order); UTF-8 as hand-edited entries are
+    # replaced where it stands: the list's order is the model picker's order. Written as UTF-8 so the
+    # hand-written remote entries ("512×512") stay as readable as they were typed.
     ids = [m["id"] for m in index["models"]]
     if entry["id"] in ids:
         index["models"][ids.index(entry["id"])] = entry
     else:
         index["models"].append(entry)
-    path.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -137,10 +137,10 @@ def test_reexport_replaces_its_index_entry_in_place_and_keeps_other_entries(tmp_
 
     hand = {"id": "remote-x", "name": "Remote (512×512)", "source": "remote", "url": "o/r"}
     (tmp_path / "index.json").write_text(json.dumps({"schema": 1, "models": [
-        {"id": "m", "name": "old", "bytes": 1}, hand]}, ensure_ascii=False))
+        {"id": "m", "name": "old", "bytes": 1}, hand]}, ensure_ascii=False), encoding="utf-8")
     manifest = {"id": "m", "name": "M", "license": {"weights": "MIT"}, "files": {"a": {"bytes": 5}, "b": {"bytes": 7}}}
     update_index(tmp_path, manifest)
-    text = (tmp_path / "index.json").read_text()
+    text = (tmp_path / "index.json").read_text(encoding="utf-8")
     models = json.loads(text)["models"]
     assert [m["id"] for m in models] == ["m", "remote-x"], "the picker's order must survive a re-export"
     assert models[0]["bytes"] == 12 and models[0]["name"] == "M" and models[1] == hand
