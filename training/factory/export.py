@@ -113,6 +113,11 @@ def export_unet_graph(wrapped: "UNetForExport", args, path: Path):
                   "out_sample": {0: "batch"}})
 
 
+def unet_feeds(x: torch.Tensor, t: torch.Tensor, c: torch.Tensor) -> dict[str, np.ndarray]:
+    """ORT inputs for a graph written by export_unet_graph (same names)."""
+    return {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": c.numpy()}
+
+
 class UNetForExport(torch.nn.Module):
     """Plain-tensor signature (sample, timestep, encoder_hidden_states) -> out_sample."""
 
@@ -192,8 +197,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         export_unet_graph(wrapped, (x, t, c), path)
         if e.fp16:
             onnx.save(fp16_weights(onnx.load(str(path))), str(path))
-        report[f"{name}_max_abs_err"] = check_parity(name, path, {"sample": x.numpy(), "timestep": t.numpy(),
-                                                                   "encoder_hidden_states": c.numpy()}, ref, e.parity_tolerance)
+        report[f"{name}_max_abs_err"] = check_parity(name, path, unet_feeds(x, t, c), ref, e.parity_tolerance)
 
     # decoder (small: kept fp32 so the last stage adds no rounding)
     z = torch.randn(2, 4, lat, lat, generator=g)

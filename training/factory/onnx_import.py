@@ -118,7 +118,7 @@ def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.
 def import_student(cfg: FactoryConfig, model_dir: Path | None = None) -> Path:
     """Write runs/<run>/distill/<student_variant>/student.pt from the exported model in `model_dir`
     (default: <export.out_dir>/<export.model_id>), so `distill.init_from` can continue from it."""
-    from .export import ExportError, check_parity, models_root
+    from .export import ExportError, check_parity, models_root, unet_feeds
     from .teacher import build_unet
 
     model_dir = Path(model_dir or models_root(cfg) / cfg.export.model_id)
@@ -144,9 +144,8 @@ def import_student(cfg: FactoryConfig, model_dir: Path | None = None) -> Path:
     unet.load_state_dict(unet_state_from_onnx(unet, onnx_path, (x, t, c)))
     with torch.no_grad():
         ref = unet(x, t, encoder_hidden_states=c).sample.numpy()
-    feeds = {"sample": x.numpy(), "timestep": t.numpy(), "encoder_hidden_states": c.numpy()}
     try:
-        err = check_parity("imported unet", onnx_path, feeds, ref, cfg.export.parity_tolerance)
+        err = check_parity("imported unet", onnx_path, unet_feeds(x, t, c), ref, cfg.export.parity_tolerance)
     except ExportError as e:
         raise OnnxImportError(f"rebuilt UNet does not match {onnx_path}: {e}") from e
     report = {"imported_from": str(onnx_path), "sha256": manifest["files"]["unet"].get("sha256"),
