@@ -67,23 +67,10 @@ export async function fileSources(page) {
   return page.$$eval('#files li', (lis) => Object.fromEntries(lis.map((li) => [li.dataset.file, li.dataset.source])));
 }
 
-/** Long tasks on the UI thread, recorded from page start (observer installed before any script). */
-export const LONGTASK_INIT = () => {
-  window.__longTasks = [];
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
-  }).observe({ type: 'longtask', buffered: true });
-};
-
 /** The exact RGBA bytes of a canvas, for pixel-level comparisons. */
 export function canvasPixels(page, id = 'output') {
   return page.evaluate((id) => {
     const c = document.getElementById(id);
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
   }, id);
-}
-
-/** Long tasks (> 50 ms) the UI thread recorded between two performance.now() marks. */
-export function longTasksBetween(page, t0, t1) {
-  return page.evaluate(({ t0, t1 }) => window.__longTasks.filter((e) => e.start >= t0 && e.start <= t1 && e.duration > 50), { t0, t1 });
 }

@@ -4,7 +4,8 @@
 // backend-independent and live in the WASM suite.
 import { chromium } from 'playwright-core';
 import { assert, runAll, test } from '../harness.mjs';
-import { LONGTASK_INIT, baseArgs, canvasPixels, canvasStats, executablePath, longTasksBetween, typeAndWait, waitReady } from '../lib/app-page.mjs';
+import { baseArgs, canvasPixels, canvasStats, executablePath, typeAndWait, waitReady } from '../lib/app-page.mjs';
+import { LONG_TASK_MS, summarize, traceUiThread } from '../lib/ui-thread.mjs';
 
 export const name = 'WebGPU on SwiftShader';
 export const envFlag = 'E2E_WEBGPU';
@@ -26,25 +27,24 @@ function pixelDiff(a, b) {
 export async function run({ baseUrl, timings }) {
   const browser = await chromium.launch({ executablePath, args: [...baseArgs, '--enable-unsafe-webgpu'] });
   const context = await browser.newContext();
-  await context.addInitScript(LONGTASK_INIT);
   const page = await context.newPage();
   const slow = { timeout: 420_000 };
   const shots = {};
   test('WebGPU (SwiftShader): status says WebGPU and a prompt paints an image, off the UI thread', async () => {
     await page.goto(`${baseUrl}?backend=webgpu#prompt=red%20apple&seed=7`);
-    // Not waiting for the teacher (fetched after the first image): the long-task window below must cover that image.
+    // Not waiting for the teacher (fetched after the first image): the traced window below must cover that image.
     await waitReady(page, { teacher: false });
     assert((await page.getAttribute('#status', 'data-backend')) === 'webgpu', 'backend is webgpu');
     assert(/WebGPU/.test(await page.textContent('#status')), 'status says WebGPU');
-    const t0 = await page.evaluate(() => performance.now());
+    const ui = await traceUiThread(browser, page);
     await page.waitForFunction(() => document.getElementById('output').dataset.prompt === 'red apple'
       && document.getElementById('status').dataset.state === 'ready', null, { ...slow, polling: 200 });
-    const t1 = await page.evaluate(() => performance.now());
+    const { long, longestByClock } = summarize(await ui.stop());
     shots.apple = await canvasStats(page);
     shots.applePixels = await canvasPixels(page);
     assert(shots.apple.std > 8, `WebGPU image not blank (std ${shots.apple.std.toFixed(1)})`);
-    const long = await longTasksBetween(page, t0, t1);
-    assert(long.length === 0, `no long tasks on the UI thread while generating on WebGPU (${JSON.stringify(long)})`);
+    assert(long.length === 0, `no task over ${LONG_TASK_MS} ms of CPU on the UI thread while generating on WebGPU: ${JSON.stringify(long)}`);
+    timings.webgpuUiLongestTask = longestByClock;
     timings.webgpuMsPerImage = Number(await page.getAttribute('#status', 'data-ms'));
   }, { timeoutMs: 600_000 });
   test('WebGPU: another prompt gives another image', async () => {

@@ -1,0 +1,65 @@
+// How busy the page's UI thread was while something happened, from a Chromium trace.
+//
+// Why a trace and not the Long Tasks API: a long task is measured in wall-clock time, which also
+// counts the time the operating system gave to other processes. Here SwiftShader (WebGPU on the
+// CPU) and the test runner keep both cores busy, and a task that used 6 ms of the UI thread's CPU
+// was once reported as a 137 ms long task (the paint after the first image: the worker's message,
+// canvas, history.replaceState). What the app controls is how much work it puts on the UI thread,
+// so the check is each task's thread CPU time; wall time is reported next to it.
+
+/** A task that uses more of the UI thread's CPU than this blocks input (the Long Tasks API's bar). */
+export const LONG_TASK_MS = 50;
+
+const CATEGORIES = ['toplevel', 'disabled-by-default-devtools.timeline'];
+
+/**
+ * Starts tracing `page`; the returned `stop()` ends it and gives the tasks that ran on the page's
+ * UI thread meanwhile, each `{ atMs, wallMs, cpuMs, what }` (atMs from the start of tracing).
+ */
+export async function traceUiThread(browser, page) {
+  await browser.startTracing(page, { categories: CATEGORIES });
+  return { stop: async () => uiThreadTasks(JSON.parse((await browser.stopTracing()).toString('utf8'))) };
+}
+
+/** The UI thread's tasks in a trace; throws when the trace cannot say (no main frame, no thread times). */
+export function uiThreadTasks(trace) {
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const started = events.find((e) => e.name === 'TracingStartedInBrowser');
+  const frame = started?.args?.data?.frames?.find((f) => f.isOutermostMainFrame ?? !f.parent);
+  if (!frame) throw new Error('trace: no TracingStartedInBrowser event naming the main frame');
+  const threadName = new Map(events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => [`${e.pid}/${e.tid}`, e.args.name]));
+  const onMain = (e) => e.pid === frame.processId && threadName.get(`${e.pid}/${e.tid}`) === 'CrRendererMain';
+  const main = events.filter((e) => e.ph === 'X' && onMain(e));
+  // Tasks nest (a task runs inside the thread controller's own task): keep the outermost ones.
+  const runs = main.filter((e) => e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => a.ts - b.ts);
+  const outer = [];
+  for (const e of runs) {
+    const last = outer[outer.length - 1];
+    if (!last || e.ts >= last.ts + last.dur) outer.push(e);
+  }
+  if (outer.length === 0) throw new Error(`trace: no tasks on the UI thread of process ${frame.processId}`);
+  if (outer.some((e) => e.tdur === undefined)) throw new Error('trace: tasks carry no thread CPU time (tdur) on this platform');
+  const t0 = started.ts;
+  return outer.map((task) => ({
+    atMs: Math.round((task.ts - t0) / 1000),
+    wallMs: Math.round(task.dur / 100) / 10,
+    cpuMs: Math.round(task.tdur / 100) / 10,
+    what: heaviestInside(task, main),
+  }));
+}
+
+/** The names of the three events inside `task` that used the most CPU: what a failure message needs. */
+function heaviestInside(task, events) {
+  return events
+    .filter((e) => e !== task && e.name !== 'ThreadControllerImpl::RunTask' && e.ts >= task.ts && e.ts + (e.dur ?? 0) <= task.ts + task.dur)
+    .sort((a, b) => (b.tdur ?? 0) - (a.tdur ?? 0))
+    .slice(0, 3)
+    .map((e) => `${e.name} ${((e.tdur ?? 0) / 1000).toFixed(1)} ms`)
+    .join(', ');
+}
+
+/** Tasks over LONG_TASK_MS of CPU, and the longest one by the clock (for the record). */
+export function summarize(tasks) {
+  const byWall = tasks.reduce((a, b) => (b.wallMs > a.wallMs ? b : a));
+  return { long: tasks.filter((t) => t.cpuMs > LONG_TASK_MS), longestByClock: byWall, count: tasks.length };
+}
