@@ -95,6 +95,10 @@ class EvalConfig:
     # generated larger on GPUs, and CPU-only runs measure a consistent prefix.
     measured_per_split: int = 60
     measured_diversity_prompts: int = 8
+    # Students are judged against these teachers (best FID at the strongest guidance, and at the
+    # guidance the students are distilled towards), with intervals from this many resamples.
+    reference_teachers: tuple = ("teacher@25x5.0", "teacher@25x3.5")
+    bootstrap_resamples: int = 200
 
 
 @dataclass

@@ -1,0 +1,66 @@
+"""verdict.py: paired bootstrap intervals and the met / missed / undecided rule, on synthetic scores."""
+import numpy as np
+
+from factory.evaluate import SPLITS, summarize
+from factory.verdict import compare, judge, replicates, resamples
+
+
+def synthetic_scores(rng, n=60, dim=8, correct=0.5, shift=0.0, spread=1.0):
+    return {
+        "feats": {s: rng.normal(shift, 1.0, (n, dim)) for s in SPLITS},
+        "top1": {s: rng.random(n) < correct for s in SPLITS},
+        "top5": {s: np.ones(n, bool) for s in SPLITS},
+        "diversity": rng.normal(spread, 0.1, 8),
+    }
+
+
+def judged(student, teacher, real, n_boot=100):
+    idx = resamples(teacher, n_boot)
+    return compare(summarize(student, real), summarize(teacher, real),
+                   replicates(student, real, idx), replicates(teacher, real, idx))
+
+
+def test_judge_needs_the_whole_interval_on_one_side():
+    assert judge(1.0, 1.05, ("<=", 1.1)) == "met"
+    assert judge(1.2, 1.3, ("<=", 1.1)) == "missed"
+    assert judge(1.0, 1.2, ("<=", 1.1)) == "undecided"
+    assert judge(-2.0, 4.0, (">=", -3.0)) == "met"
+    assert judge(-9.0, -4.0, (">=", -3.0)) == "missed"
+
+
+def test_a_student_identical_to_its_teacher_meets_every_target_exactly():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 1, (120, 8))
+    teacher = synthetic_scores(rng)
+    out = judged(teacher, teacher, real)
+    for fig in ("train_top1_gap", "val_top1_gap", "paraphrase_top1_gap"):
+        assert out[fig]["value"] == out[fig]["lo"] == out[fig]["hi"] == 0.0 and out[fig]["verdict"] == "met"
+    assert out["fid_ratio"]["lo"] == out["fid_ratio"]["hi"] == 1.0 and out["fid_ratio"]["verdict"] == "met"
+    assert out["diversity_ratio"]["verdict"] == "met"
+
+
+def test_a_clearly_worse_student_misses_and_the_intervals_hold_the_values():
+    rng = np.random.default_rng(1)
+    real = rng.normal(0, 1, (120, 8))
+    teacher = synthetic_scores(rng, correct=0.9)
+    student = synthetic_scores(rng, correct=0.1, shift=1.5, spread=0.3)
+    out = judged(student, teacher, real)
+    assert out["train_top1_gap"]["verdict"] == "missed" and out["train_top1_gap"]["hi"] < -50
+    assert out["fid_ratio"]["verdict"] == "missed" and out["diversity_ratio"]["verdict"] == "missed"
+    for f in out.values():  # the FID ratio's interval too: it must not drift away from its value
+        assert f["lo"] <= f["value"] <= f["hi"], f
+
+
+def test_pairing_makes_one_differing_prompt_a_narrow_interval():
+    # Same prompts for both models: a student that misses one prompt the teacher gets right is
+    # 1.7 points under, and the paired interval stays within a few points of that (unpaired
+    # resampling of two 50 % accuracies would span about ±18 points).
+    rng = np.random.default_rng(2)
+    real = rng.normal(0, 1, (120, 8))
+    teacher = synthetic_scores(rng)
+    student = {**teacher, "top1": {s: v.copy() for s, v in teacher["top1"].items()}}
+    right = int(np.flatnonzero(teacher["top1"]["train"])[0])
+    student["top1"]["train"][right] = False
+    gap = judged(student, teacher, real)["train_top1_gap"]
+    assert abs(gap["value"] + 100 / 60) < 1e-9
+    assert -6 < gap["lo"] <= gap["value"] <= gap["hi"] <= 0
