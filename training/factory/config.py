@@ -99,6 +99,9 @@ class EvalConfig:
     # guidance the students are distilled towards), with intervals from this many resamples.
     reference_teachers: tuple = ("teacher@25x5.0", "teacher@25x3.5")
     bootstrap_resamples: int = 200
+    # Ablation contrasts (student a vs student b): does distribution matching beat regression alone,
+    # does regression on top of it help, does DMD2's TTUR + GAN beat DMD.
+    ablation_pairs: tuple = (("dm", "regression"), ("dmd", "dm"), ("dmd", "regression"), ("dmd2", "dmd"))
 
 
 @dataclass

@@ -159,16 +159,18 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
         print(f"eval: {key}: {rows[key]}", flush=True)
     from . import verdict  # imports this module's frechet and SPLITS
 
-    comparisons = verdict.compare_with_teachers(cfg, rows, scores, feats_a)
-    report = {"rows": rows, "vs_teacher": comparisons, "sets": {k: len(v) for k, v in sets.items()},
+    vs_teacher, ablation = verdict.judge_students(cfg, rows, scores, feats_a)
+    report = {"rows": rows, "vs_teacher": vs_teacher, "ablation": ablation, "sets": {k: len(v) for k, v in sets.items()},
               "classifier": clf.report}
     out = Path(cfg.run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     text = markdown_table(rows)
-    if comparisons:
-        text += (f"\nStudent vs teacher, 95 % intervals from {cfg.eval.bootstrap_resamples} paired resamples "
-                 "of the prompts (factory/verdict.py):\n\n" + verdict.markdown_table(comparisons))
+    how = f"95 % intervals from {cfg.eval.bootstrap_resamples} paired resamples of the prompts (factory/verdict.py)"
+    if vs_teacher:
+        text += f"\nStudent vs teacher, {how}:\n\n" + verdict.markdown_table(verdict.vs_teacher_rows(vs_teacher), "student vs teacher", with_targets=True)
+    if ablation:
+        text += f"\nAblation, student a vs student b, {how}:\n\n" + verdict.markdown_table(ablation, "a vs b")
     (out / "report.md").write_text(text)
     print(text)
     return report

@@ -56,50 +56,92 @@ def judge(lo: float, hi: float, target: tuple[str, float]) -> str:
     return "undecided"
 
 
-def compare(student: dict, teacher: dict, rep_s: dict, rep_t: dict) -> dict:
-    """Student vs teacher: value (from all prompts), 95 % interval (paired resamples), verdict."""
+def paired(a: dict, b: dict, rep_a: dict, rep_b: dict) -> dict:
+    """Model a against model b: each figure's value (from all prompts) and 95 % interval (resamples)."""
     # FID of a resample (repeated images) is inflated by ~9 points here for every model alike, which
     # would pull a ratio of resampled FIDs towards 1 (2.33 measured as [1.60, 2.17]). The difference
     # keeps its centre (4.8 → mean 4.4 over resamples), so the ratio's interval comes from it.
     pairs = {
-        "fid_ratio": (student["fid"] / teacher["fid"], 1 + (rep_s["fid"] - rep_t["fid"]) / teacher["fid"]),
-        "diversity_ratio": (student["diversity"] / teacher["diversity"], rep_s["diversity"] / rep_t["diversity"]),
+        "fid_ratio": (a["fid"] / b["fid"], 1 + (rep_a["fid"] - rep_b["fid"]) / b["fid"]),
+        "diversity_ratio": (a["diversity"] / b["diversity"], rep_a["diversity"] / rep_b["diversity"]),
     }
     for name in SPLITS:
         k = f"{name}_top1"
-        pairs[f"{name}_top1_gap"] = (student[k] - teacher[k], rep_s[k] - rep_t[k])
+        pairs[f"{name}_top1_gap"] = (a[k] - b[k], rep_a[k] - rep_b[k])
     out = {}
     for figure, (value, reps) in pairs.items():
         lo, hi = (float(v) for v in np.percentile(reps, [2.5, 97.5]))
-        out[figure] = {"value": float(value), "lo": lo, "hi": hi, "target": f"{TARGETS[figure][0]} {TARGETS[figure][1]}",
-                       "verdict": judge(lo, hi, TARGETS[figure])}
+        out[figure] = {"value": float(value), "lo": lo, "hi": hi}
     return out
 
 
-def compare_with_teachers(cfg: FactoryConfig, rows: dict, scores: dict, real_feats: np.ndarray) -> dict:
-    """Every student against each reference teacher that was evaluated: {student: {teacher: figures}}."""
+def compare(student: dict, teacher: dict, rep_s: dict, rep_t: dict) -> dict:
+    """Student vs teacher against TARGETS: each figure with its interval and met / missed / undecided."""
+    out = paired(student, teacher, rep_s, rep_t)
+    for figure, f in out.items():
+        f["target"] = f"{TARGETS[figure][0]} {TARGETS[figure][1]}"
+        f["verdict"] = judge(f["lo"], f["hi"], TARGETS[figure])
+    return out
+
+
+# For two students: the side of "no difference" on which a figure says the first one is better.
+BETTER = {"fid_ratio": ("<=", 1.0), "diversity_ratio": (">=", 1.0), "train_top1_gap": (">=", 0.0),
+          "val_top1_gap": (">=", 0.0), "paraphrase_top1_gap": (">=", 0.0)}
+
+
+def contrast(name_a: str, name_b: str, a: dict, b: dict, rep_a: dict, rep_b: dict) -> dict:
+    """Ablation: student a against student b, each figure saying which is better, or that the
+    interval cannot tell."""
+    out = paired(a, b, rep_a, rep_b)
+    for figure, f in out.items():
+        op, even = BETTER[figure]
+        # strictly: an interval that touches "no difference" (two equal students give [0, 0]) says nothing
+        a_side = (lambda v: v < even) if op == "<=" else (lambda v: v > even)
+        b_side = (lambda v: v > even) if op == "<=" else (lambda v: v < even)
+        f["verdict"] = (f"{name_a} better" if a_side(f["lo"]) and a_side(f["hi"]) else
+                        f"{name_b} better" if b_side(f["lo"]) and b_side(f["hi"]) else "no difference shown")
+    return out
+
+
+def judge_students(cfg: FactoryConfig, rows: dict, scores: dict, real_feats: np.ndarray) -> tuple[dict, dict]:
+    """Every student against each reference teacher that was evaluated ({student: {teacher: figures}}),
+    and the ablation pairs of cfg.eval.ablation_pairs that were evaluated ({"a vs b": figures})."""
     teachers = [t for t in cfg.eval.reference_teachers if t in scores]
     students = [k for k in scores if k.startswith("student:")]
-    if not teachers or not students:
-        return {}
-    idx = resamples(scores[teachers[0]], cfg.eval.bootstrap_resamples)
+    pairs = [(f"student:{a}", f"student:{b}") for a, b in cfg.eval.ablation_pairs
+             if f"student:{a}" in scores and f"student:{b}" in scores]
+    if not students or not (teachers or pairs):
+        return {}, {}
+    idx = resamples(scores[students[0]], cfg.eval.bootstrap_resamples)
     reps = {k: replicates(scores[k], real_feats, idx) for k in teachers + students}
-    return {s: {t: compare(rows[s], rows[t], reps[s], reps[t]) for t in teachers} for s in students}
+    vs_teacher = {s: {t: compare(rows[s], rows[t], reps[s], reps[t]) for t in teachers} for s in students} if teachers else {}
+    ablation = {f"{a} vs {b}": contrast(a.split(":")[1], b.split(":")[1], rows[a], rows[b], reps[a], reps[b]) for a, b in pairs}
+    return vs_teacher, ablation
 
 
-def markdown_table(comparisons: dict) -> str:
-    """One row per (student, teacher): every figure as value [lo, hi] and its verdict."""
-    # three decimals for ratios: at two, a missed 1.1003 would print as the bar itself
-    cols = [("fid_ratio", "FID ratio (≤ 1.1)", "{:.3f}"), ("train_top1_gap", "train top-1 gap, points (≥ −3)", "{:+.1f}"),
-            ("val_top1_gap", "val top-1 gap (≥ −3)", "{:+.1f}"), ("paraphrase_top1_gap", "paraphrase top-1 gap (≥ −3)", "{:+.1f}"),
-            ("diversity_ratio", "diversity ratio (≥ 0.8)", "{:.3f}")]
-    lines = ["| student vs teacher | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for student, by_teacher in comparisons.items():
-        for teacher, figs in by_teacher.items():
-            cells = []
-            for key, _, fmt in cols:
-                f = figs[key]
-                v, lo, hi = (fmt.format(x + 0.0) for x in (f["value"], f["lo"], f["hi"]))  # + 0.0: no "-0.0"
-                cells.append(f"{v} [{lo}, {hi}] {f['verdict']}")
-            lines.append(f"| {student} vs {teacher} | " + " | ".join(cells) + " |")
+# three decimals for ratios: at two, a missed 1.1003 would print as the bar itself
+COLUMNS = [("fid_ratio", "FID ratio", "{:.3f}"), ("train_top1_gap", "train top-1 gap, points", "{:+.1f}"),
+           ("val_top1_gap", "val top-1 gap", "{:+.1f}"), ("paraphrase_top1_gap", "paraphrase top-1 gap", "{:+.1f}"),
+           ("diversity_ratio", "diversity ratio", "{:.3f}")]
+
+
+def markdown_table(rows: dict[str, dict], first_column: str, with_targets: bool = False) -> str:
+    """One row per comparison: every figure as value [lo, hi] and its verdict."""
+    def bar(key):  # "(≥ −3)"
+        op, bound = TARGETS[key]
+        return f"({'≤' if op == '<=' else '≥'} {bound:g})".replace("-", "−")
+
+    head = [f"{title} {bar(key)}" if with_targets else title for key, title, _ in COLUMNS]
+    lines = [f"| {first_column} | " + " | ".join(head) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for label, figs in rows.items():
+        cells = []
+        for key, _, fmt in COLUMNS:
+            f = figs[key]
+            v, lo, hi = (fmt.format(x + 0.0) for x in (f["value"], f["lo"], f["hi"]))  # + 0.0: no "-0.0"
+            cells.append(f"{v} [{lo}, {hi}] {f['verdict']}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def vs_teacher_rows(vs_teacher: dict) -> dict[str, dict]:
+    return {f"{s} vs {t}": figs for s, by_teacher in vs_teacher.items() for t, figs in by_teacher.items()}

@@ -2,7 +2,7 @@
 import numpy as np
 
 from factory.evaluate import SPLITS, summarize
-from factory.verdict import compare, judge, replicates, resamples
+from factory.verdict import compare, contrast, judge, replicates, resamples
 
 
 def synthetic_scores(rng, n=60, dim=8, correct=0.5, shift=0.0, spread=1.0):
@@ -64,3 +64,16 @@ def test_pairing_makes_one_differing_prompt_a_narrow_interval():
     gap = judged(student, teacher, real)["train_top1_gap"]
     assert abs(gap["value"] + 100 / 60) < 1e-9
     assert -6 < gap["lo"] <= gap["value"] <= gap["hi"] <= 0
+
+
+def test_ablation_contrast_names_the_better_student_only_when_the_interval_excludes_a_tie():
+    rng = np.random.default_rng(3)
+    real = rng.normal(0, 1, (120, 8))
+    good = synthetic_scores(rng, correct=0.9)
+    bad = synthetic_scores(rng, correct=0.1, shift=1.5, spread=0.3)
+    idx = resamples(good, 100)
+    rep_good, rep_bad = replicates(good, real, idx), replicates(bad, real, idx)
+    out = contrast("a", "b", summarize(good, real), summarize(bad, real), rep_good, rep_bad)
+    assert {f["verdict"] for f in out.values()} == {"a better"}
+    same = contrast("a", "b", summarize(good, real), summarize(good, real), rep_good, rep_good)
+    assert {f["verdict"] for f in same.values()} == {"no difference shown"}  # [0, 0] is a tie, not a win
