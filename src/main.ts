@@ -343,6 +343,12 @@ installTestHooks({
     await typing.idle();
     return { ms: Number(status.dataset.ms), generation, state: status.dataset.state ?? '' };
   },
+  teacherFor: (modelId) =>
+    generator.generateTeacher({ modelId, prompt: 'red apple', seed: 1, steps: 2, guidance: 3 }).then(
+      () => 'ok',
+      (err: { name?: string }) => err.name ?? 'Error',
+    ),
+  modelId: () => model?.modelId,
   crashWorker: () => generator.crashForTest(),
   killWorker: () => generator.killForTest(),
   restarts: () => generator.restarts,
@@ -360,7 +366,7 @@ async function boot(): Promise<void> {
   const backend = (['webgpu', 'wasm'] as const).find((b) => b === params.get('backend')) ?? 'auto';
   const threads = Number(params.get('threads')) || undefined;
   // Benchmarks (bench/run.mjs) drive the worker directly through this hook; only with ?bench=1.
-  if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint } });
+  if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint, modelId: () => model?.modelId } });
   const index = await readModelIndex();
   addModel.showKnown(index);
   loadRequest = { modelId: params.get('model') ?? defaultModelId(index), backend, threads };

@@ -6,7 +6,7 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
-import { DeviceLostError, LoadCancelledError, ManifestError, ModelNotLoadedError } from '../src/shared/errors';
+import { DeviceLostError, LoadCancelledError, ManifestError, ModelChangedError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
   FileSource, GenerateRequest, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
@@ -431,6 +431,8 @@ export class Generator {
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return this.queue.run(() => this.withDeviceRecovery(async () => {
       const m = this.requireModel();
+      // The request was queued for one model; a load queued before it may have replaced that model.
+      if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
       if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
       m.teacher ??= await createSession((await m.teacherFile(onProgress ?? (() => undefined))).bytes, m.backend);
       const t0 = performance.now();

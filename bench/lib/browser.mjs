@@ -81,9 +81,9 @@ export function keystrokeToPixels(page, prompt) {
 export function timedCall(page, kind, req, canvasId = 'output') {
   return page.evaluate(
     async ({ kind, req, canvasId }) => {
-      const { generator, paint } = window.__onestepBench;
+      const { generator, paint, modelId } = window.__onestepBench;
       const t0 = performance.now();
-      const r = kind === 'teacher' ? await generator.generateTeacher(req) : await generator.generate(req);
+      const r = kind === 'teacher' ? await generator.generateTeacher({ modelId: modelId(), ...req }) : await generator.generate(req);
       paint(document.getElementById(canvasId), r.images[0]);
       return { ms: performance.now() - t0, workerMs: r.ms, stages: r.stages, images: r.images.length };
     },

@@ -16,6 +16,7 @@ export type OnestepErrorName =
   | 'Fp16UnsupportedError'
   | 'DeviceLostError'
   | 'ModelNotLoadedError'
+  | 'ModelChangedError'
   | 'LoadCancelledError'
   | 'WorkerCrashedError'
   | 'InsecureUrlError'
@@ -78,6 +79,14 @@ export class DeviceLostError extends OnestepError {
 /** generate() was called before load() finished. */
 export class ModelNotLoadedError extends OnestepError {
   override readonly name = 'ModelNotLoadedError' as const;
+}
+
+/**
+ * A request named a model other than the one loaded when it ran: another model was loaded in
+ * between (requests wait in one queue), so running it would answer for the wrong model.
+ */
+export class ModelChangedError extends OnestepError {
+  override readonly name = 'ModelChangedError' as const;
 }
 
 /** cancelLoad() stopped a load; completed chunks stay stored, so the next load resumes. */

@@ -168,6 +168,8 @@ export interface GenerateRequest {
 }
 
 export interface TeacherRequest {
+  /** The model the caller compares (LoadResult.modelId): a different loaded model is refused. */
+  modelId: string;
   prompt: string;
   seed: number;
   steps: number;

@@ -50,10 +50,13 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
     update();
     const { prompt, seed } = d.current();
     const { steps, guidance } = model.teacherDefaults;
+    const { modelId } = model;
     const mine = epoch;
     try {
       // reuse: false: the student's time is measured, not the last image handed back again.
       const student = await d.generator.generate({ prompt, seed, count: 1, reuse: false });
+      // Another model loaded meanwhile (calls wait in the worker's queue): this comparison is moot.
+      if (mine !== epoch) return;
       paint($<HTMLCanvasElement>('student-canvas'), student.images[0]);
       $('student-caption').textContent = `Student, 1 step: ${Math.round(student.ms)} ms`;
       $('teacher-caption').textContent = `Teacher, ${steps} steps: running…`;
@@ -69,20 +72,28 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
           throw new Error(d.button.title || 'the teacher model could not be fetched');
         }
       }
-      const result = await d.generator.generateTeacher({ prompt, seed, steps, guidance }, onStep);
+      const result = await d.generator.generateTeacher({ modelId, prompt, seed, steps, guidance }, onStep);
+      if (mine !== epoch) return;
       paint($<HTMLCanvasElement>('teacher-canvas'), result.images[0]);
       $('teacher-caption').textContent = `Teacher, ${result.steps} steps: ${Math.round(result.ms)} ms`;
       d.onDone(student, result.ms / Math.max(student.ms, 1));
     } catch (err) {
-      d.onError(err);
+      // About a model no longer loaded (ModelChangedError from the worker's check, or any other).
+      if (mine === epoch) d.onError(err);
     } finally {
       running = false;
       update();
     }
   });
 
-  function modelLoaded(r: LoadResult): void {
+  /** A comparison on screen (or half done) belongs to the model being replaced. */
+  function forgetModel(): void {
     epoch += 1;
+    $('compare-panel').hidden = true;
+  }
+
+  function modelLoaded(r: LoadResult): void {
+    forgetModel();
     model = r;
     teacher = r.hasTeacher ? 'loading' : 'none';
     fetchPending = r.hasTeacher;
@@ -123,7 +134,7 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
 
   /** The worker is being replaced: nothing to compare until a model is loaded again. */
   function reset(): void {
-    epoch += 1;
+    forgetModel();
     model = null;
     teacher = 'none';
     fetchPending = false;

@@ -23,6 +23,8 @@ export function errorMessage(err: unknown): string {
       return `The GPU stopped responding (${detail}). Reload the page to try again.`;
     case 'ModelNotLoadedError':
       return 'The model is still loading.';
+    case 'ModelChangedError':
+      return 'Another model was loaded before this finished, so it was not run; try again.';
     case 'LoadCancelledError':
       return 'Loading the model was stopped; loading it again continues where it stopped.';
     case 'WorkerCrashedError':

@@ -85,6 +85,17 @@ export async function run({ baseUrl, timings }) {
     // beside it). Speed belongs to the benchmark (npm run bench); this test bounds memory.
   }, { timeoutMs: 90 * 60_000 });
 
+  // The worker serves requests in one queue: a teacher request queued for one model must not run
+  // on a model loaded after it was queued (compare would show another model's teacher).
+  test('a teacher request for a model other than the loaded one is refused (ModelChangedError)', async () => {
+    const loaded = await page.evaluate(() => window.__onestep.modelId());
+    assert(typeof loaded === 'string' && loaded.length > 0, `a model is loaded (${loaded})`);
+    const other = await page.evaluate(() => window.__onestep.teacherFor('a-model-loaded-before'));
+    assert(other === 'ModelChangedError', `refused with ModelChangedError, got ${other}`);
+    const same = await page.evaluate((id) => window.__onestep.teacherFor(id), loaded);
+    assert(same === 'ok', `the loaded model's own teacher runs (${same})`);
+  }, { timeoutMs: 120_000 });
+
   test('a crashed worker is replaced and the next prompt paints', async () => {
     const before = await page.evaluate(() => window.__onestep.restarts());
     await page.evaluate(() => window.__onestep.crashWorker());
