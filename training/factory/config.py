@@ -99,6 +99,11 @@ class EvalConfig:
     # guidance the students are distilled towards), with intervals from this many resamples.
     reference_teachers: tuple = ("teacher@25x5.0", "teacher@25x3.5")
     bootstrap_resamples: int = 200
+    # Folder under run_dir for the images and the report; a larger evaluation (more prompts per
+    # split) gets its own name, so it neither overwrites nor reuses the standard one.
+    name: str = "eval"
+    # Students to evaluate; empty = every student found in the run.
+    students: tuple = ()
     # Ablation contrasts (student a vs student b): does distribution matching beat regression alone,
     # does regression on top of it help, does DMD2's TTUR + GAN beat DMD.
     ablation_pairs: tuple = (("dm", "regression"), ("dmd", "dm"), ("dmd", "regression"), ("dmd2", "dmd"))

@@ -25,8 +25,22 @@ from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 
 
+def eval_dir(cfg: FactoryConfig) -> Path:
+    """runs/<run>/<eval.name>: a larger evaluation has its own folder, images and report."""
+    return Path(cfg.run_dir) / cfg.eval.name
+
+
 def images_path(cfg: FactoryConfig, key: str) -> Path:
-    return Path(cfg.run_dir) / "eval" / "images" / f"{key.replace(':', '_').replace('@', '_')}.npz"
+    return eval_dir(cfg) / "images" / f"{key.replace(':', '_').replace('@', '_')}.npz"
+
+
+def _same_prompts(cached: np.lib.npyio.NpzFile, sets: dict) -> bool:
+    """A cache made for other prompts (another prompts_per_split draws other concepts) is not reused.
+    Caches written before the prompts were stored with them are taken as they are."""
+    if "prompts" not in cached.files:
+        return True
+    stored = json.loads(str(cached["prompts"]))
+    return all(k in stored and stored[k][:len(v)] == json.loads(json.dumps(v)) for k, v in sets.items())
 
 
 def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
@@ -43,7 +57,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
     path = images_path(cfg, key)
     if path.exists():
         d = np.load(path)
-        if all(len(d[k]) >= len(v) for k, v in sets.items()):
+        if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets):
             return {k: d[k][:len(v)] for k, v in sets.items()}
     from .autoencoder import load_autoencoder
     from .conditioning import text_encoder_for
@@ -66,7 +80,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
         raise ValueError(f"unknown model key {key}")
     out = {name: generate_set(items, sampler, enc, vae, scale, device, batch=64) for name, items in sets.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **out)
+    np.savez_compressed(path, **out, prompts=np.array(json.dumps(sets)))
     return out
 
 
@@ -80,7 +94,8 @@ def import_images(cfg: FactoryConfig, npz: Path, sets: dict):
         parts = np.split(d[key], np.cumsum(sizes)[:-1])
         path = images_path(cfg, f"student:{key}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **dict(zip(("train", "val", "paraphrase", "diversity"), parts)))
+        np.savez_compressed(path, **dict(zip(("train", "val", "paraphrase", "diversity"), parts)),
+                            prompts=np.array(json.dumps(sets)))
 
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -152,7 +167,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     scores = {}
     models = [(f"teacher@{steps}x{guidance}", steps * (2 if guidance != 1.0 else 1))
               for steps, guidance in cfg.eval.teacher_settings]
-    models += [(f"student:{v}", 1) for v in (students or discover_students(cfg))]
+    models += [(f"student:{v}", 1) for v in (students or cfg.eval.students or discover_students(cfg))]
     for key, nfe in models:
         scores[key] = item_scores(clf, generate_for(cfg, key, sets, device), sets)
         rows[key] = {**summarize(scores[key], feats_a), "nfe": nfe}
@@ -162,7 +177,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     vs_teacher, ablation = verdict.judge_students(cfg, rows, scores, feats_a)
     report = {"rows": rows, "vs_teacher": vs_teacher, "ablation": ablation, "sets": {k: len(v) for k, v in sets.items()},
               "classifier": clf.report}
-    out = Path(cfg.run_dir) / "eval"
+    out = eval_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     text = markdown_table(rows)
@@ -180,7 +195,7 @@ def discover_students(cfg: FactoryConfig) -> list[str]:
     """Students with weights here, plus those that came back from a GPU box as images only."""
     run = Path(cfg.run_dir)
     names = {p.name for p in (run / "distill").glob("*") if (p / "student.pt").exists()}
-    names |= {p.stem[len("student_"):] for p in (run / "eval" / "images").glob("student_*.npz")}
+    names |= {p.stem[len("student_"):] for p in (eval_dir(cfg) / "images").glob("student_*.npz")}
     order = {"regression": 0, "dm": 1, "dmd": 2, "dmd2": 3}
     return sorted(names, key=lambda n: (order.get(n, 9), n))
 

@@ -189,3 +189,23 @@ def test_bad_manifest_is_rejected():
 
     with pytest.raises(ManifestError, match="files"):
         validate_manifest({"schema": 1, "id": "x"})
+
+
+def test_cached_eval_images_are_reused_only_for_the_same_prompts(tiny_trained, tmp_path):
+    # Another prompts_per_split draws other concepts: a cache of equal length must not be reused.
+    import dataclasses
+
+    from factory.evaluate import generate_for, images_path
+
+    cfg = dataclasses.replace(tiny_trained, eval=dataclasses.replace(tiny_trained.eval, name="eval-cache-test"))
+    sets = {"train": [("red apple, noto emoji", 0, 10_000)], "val": [("rocket, noto emoji", 1, 20_000)],
+            "paraphrase": [("a drawing of red apple", 0, 30_000)], "diversity": [("red apple", 0, 40_000)] * 2}
+    first = generate_for(cfg, "teacher@2x3.0", sets)
+    stamp = images_path(cfg, "teacher@2x3.0").stat().st_mtime_ns
+    again = generate_for(cfg, "teacher@2x3.0", sets)
+    assert images_path(cfg, "teacher@2x3.0").stat().st_mtime_ns == stamp  # same prompts: read back
+    assert all(np.array_equal(first[k], again[k]) for k in sets)
+    other = {**sets, "train": [("rocket, twemoji emoji", 1, 10_000)]}
+    changed = generate_for(cfg, "teacher@2x3.0", other)
+    assert not np.array_equal(changed["train"], first["train"])  # generated anew, not the cached apple
+    assert np.array_equal(changed["val"], first["val"])  # same prompt + seed + model: same image
