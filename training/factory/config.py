@@ -96,9 +96,11 @@ class EvalConfig:
     measured_per_split: int = 60
     measured_diversity_prompts: int = 8
     # Students are judged against these teachers (best FID at the strongest guidance, and at the
-    # guidance the students are distilled towards), with intervals from this many resamples.
+    # guidance the students are distilled towards), with intervals from this many resamples of the
+    # prompts (FID, a matrix square root per resample, from the first fid_resamples of them).
     reference_teachers: tuple = ("teacher@25x5.0", "teacher@25x3.5")
-    bootstrap_resamples: int = 200
+    bootstrap_resamples: int = 2000
+    fid_resamples: int = 200
     # Folder under run_dir for the images and the report; a larger evaluation (more prompts per
     # split) gets its own name, so it neither overwrites nor reuses the standard one.
     name: str = "eval"

@@ -181,7 +181,8 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     text = markdown_table(rows)
-    how = f"95 % intervals from {cfg.eval.bootstrap_resamples} paired resamples of the prompts (factory/verdict.py)"
+    how = (f"95 % intervals from {cfg.eval.bootstrap_resamples} paired resamples of the prompts "
+           f"({cfg.eval.fid_resamples} for FID; factory/verdict.py)")
     if vs_teacher:
         text += f"\nStudent vs teacher, {how}:\n\n" + verdict.markdown_table(verdict.vs_teacher_rows(vs_teacher), "student vs teacher", with_targets=True)
     if ablation:

@@ -17,7 +17,7 @@ def synthetic_scores(rng, n=60, dim=8, correct=0.5, shift=0.0, spread=1.0):
 def judged(student, teacher, real, n_boot=100):
     idx = resamples(teacher, n_boot)
     return compare(summarize(student, real), summarize(teacher, real),
-                   replicates(student, real, idx), replicates(teacher, real, idx))
+                   replicates(student, real, idx, n_boot), replicates(teacher, real, idx, n_boot))
 
 
 def test_judge_needs_the_whole_interval_on_one_side():
@@ -72,8 +72,20 @@ def test_ablation_contrast_names_the_better_student_only_when_the_interval_exclu
     good = synthetic_scores(rng, correct=0.9)
     bad = synthetic_scores(rng, correct=0.1, shift=1.5, spread=0.3)
     idx = resamples(good, 100)
-    rep_good, rep_bad = replicates(good, real, idx), replicates(bad, real, idx)
+    rep_good, rep_bad = replicates(good, real, idx, 100), replicates(bad, real, idx, 100)
     out = contrast("a", "b", summarize(good, real), summarize(bad, real), rep_good, rep_bad)
     assert {f["verdict"] for f in out.values()} == {"a better"}
     same = contrast("a", "b", summarize(good, real), summarize(good, real), rep_good, rep_good)
     assert {f["verdict"] for f in same.values()} == {"no difference shown"}  # [0, 0] is a tie, not a win
+
+
+def test_a_met_fid_target_is_not_trusted_when_the_small_sample_floor_dominates():
+    rng = np.random.default_rng(4)
+    real = rng.normal(0, 1, (120, 8))
+    teacher = synthetic_scores(rng)
+    idx = resamples(teacher, 50)
+    rep = replicates(teacher, real, idx, 50)
+    row = summarize(teacher, real)
+    assert compare(row, row, rep, rep)["fid_ratio"]["verdict"] == "met"
+    assert compare(row, row, rep, rep, fid_floor=0.5 * row["fid"])["fid_ratio"]["verdict"] == "undecided (FID floor)"
+    assert compare(row, row, rep, rep, fid_floor=0.1 * row["fid"])["fid_ratio"]["verdict"] == "met"
