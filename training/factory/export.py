@@ -270,18 +270,25 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
 
 
 def measured_quality(run: Path, student_name: str) -> dict:
-    """The evaluation figures of this export (eval stage), for the manifest and the UI."""
-    path = run / "eval" / "report.json"
-    if not path.exists():
+    """The evaluation figures of this export, for the manifest: from the evaluation of this student
+    with the most prompts (a larger one has its own folder, eval.name), since small prompt sets bias
+    FID towards 1× and leave verdicts undecided."""
+    key = f"student:{student_name}"
+    reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
+    reports = [(name, r) for name, r in reports if key in r.get("rows", {})]
+    if not reports:
         return {"note": "not evaluated: run the eval stage before export"}
-    rows = json.loads(path.read_text())["rows"]
+    name, report = max(reports, key=lambda nr: sum(nr[1].get("sets", {}).values()))
+    rows = report["rows"]
     teachers = {k: v for k, v in rows.items() if k.startswith("teacher@")}
     best = min(teachers, key=lambda k: teachers[k]["fid"]) if teachers else None
-    out = {"source": "training/MODEL_CARD.md", "classifier_fid_real_vs_real": rows.get("real vs real", {}).get("fid")}
+    out = {"source": "training/MODEL_CARD.md", "evaluation": name, "prompts": report.get("sets", {}),
+           "classifier_fid_real_vs_real": rows.get("real vs real", {}).get("fid"), "student": rows[key]}
     if best:
         out["teacher"] = {"setting": best, **teachers[best]}
-    if f"student:{student_name}" in rows:
-        out["student"] = rows[f"student:{student_name}"]
+        verdicts = report.get("vs_teacher", {}).get(key, {}).get(best)
+        if verdicts:
+            out["vs_teacher"] = verdicts
     return out
 
 

@@ -209,3 +209,25 @@ def test_cached_eval_images_are_reused_only_for_the_same_prompts(tiny_trained, t
     changed = generate_for(cfg, "teacher@2x3.0", other)
     assert not np.array_equal(changed["train"], first["train"])  # generated anew, not the cached apple
     assert np.array_equal(changed["val"], first["val"])  # same prompt + seed + model: same image
+
+
+def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(tmp_path):
+    from factory.export import measured_quality
+
+    def report(folder, n, students, teacher_fid=5.0):
+        rows = {"real vs real": {"fid": 10.0 / n}, "teacher@25x3.5": {"fid": teacher_fid},
+                "teacher@25x5.0": {"fid": teacher_fid + 1}}
+        rows.update({f"student:{s}": {"fid": 2 * teacher_fid, "n": n} for s in students})
+        verdicts = {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"verdict": "missed"}}} for s in students}
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "report.json").write_text(json.dumps(
+            {"rows": rows, "vs_teacher": verdicts, "sets": {"train": n, "paraphrase": n}}))
+
+    assert "not evaluated" in measured_quality(tmp_path, "a")["note"]
+    report("eval", 60, ["a", "b"])
+    report("eval-600", 600, ["a"])
+    big = measured_quality(tmp_path, "a")
+    assert (big["evaluation"], big["student"]["n"], big["teacher"]["setting"]) == ("eval-600", 600, "teacher@25x3.5")
+    assert big["vs_teacher"]["fid_ratio"]["verdict"] == "missed"
+    # a student only in the small evaluation is quoted from there, not reported missing
+    assert measured_quality(tmp_path, "b")["evaluation"] == "eval"
