@@ -72,6 +72,12 @@ class DistillConfig:
     batch_size: int = 128
     fake_updates_per_generator_step: int = 5  # DMD2 TTUR (1 for DMD)
     regression_weight: float = 0.25
+    # Teacher polish (not in DMD/DMD2): pulls each output towards the real score's denoising of itself
+    # at a small t, i.e. score distillation restricted to low noise. One-step students left a
+    # high-frequency latent grain that one teacher step at t=100 removes (MODEL_CARD.md, "Grain");
+    # this term trains the student to need no such step. 0 = off.
+    polish_weight: float = 0.0
+    polish_t: tuple = (50, 250)
     gan_generator_weight: float = 3e-3
     gan_critic_weight: float = 1e-2
     ode_pairs: int = 4096

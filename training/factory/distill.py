@@ -82,6 +82,21 @@ def distribution_matching_loss(x, cond, uncond, real_score, fake_score, ab, guid
     return loss, {"dm_grad_norm": grad.norm().item() / b}
 
 
+def polish_loss(x, cond, uncond, real_score, ab, guidance, t_min, t_max, gen):
+    """Teacher polish: the gradient x - x0_real(x_t) at small t (the DM gradient without its fake-score
+    term), normalised per sample like DM's and applied through the same 0.5*MSE trick. Its fixed points
+    are outputs the teacher's denoiser leaves unchanged: no grain for it to remove."""
+    b = x.shape[0]
+    with torch.no_grad():
+        t = torch.randint(t_min, t_max + 1, (b,), device=x.device, generator=gen)
+        noise = torch.randn(x.shape, device=x.device, generator=gen)
+        x_t = add_noise(x.detach().float(), noise, t, ab.float())
+        x0_real = x0_from_eps(x_t, guided_eps(real_score, x_t, t, cond, uncond, guidance).float(), t, ab)
+        pull = x.detach().float() - x0_real
+        grad = torch.nan_to_num(pull / pull.abs().mean(dim=[1, 2, 3], keepdim=True))
+    return 0.5 * F.mse_loss(x.float(), (x.float() - grad).detach())
+
+
 def fake_score_loss(fake_score, x, cond, ab, gen):
     """Denoising (eps-MSE) loss of the fake score on detached generator outputs, t over the full range."""
     t = torch.randint(0, 1000, (x.shape[0],), device=x.device, generator=gen)
@@ -271,6 +286,12 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
                                                                  unet_f, ab, c.real_guidance, t_min, t_max, gen)
                     loss_g = loss_g + l_dm
                     log.update(dm=l_dm.item(), **extra)
+                if c.polish_weight:
+                    with acc.autocast():
+                        l_pol = polish_loss(x, cond, uncond.float().expand_as(cond), real_score, ab, c.real_guidance,
+                                            *c.polish_t, gen)
+                    loss_g = loss_g + c.polish_weight * l_pol
+                    log["polish"] = l_pol.item()
                 if use_gan:
                     with acc.autocast():
                         l_gan = F.softplus(-gan_logits(unet_f, tap, head, x, cond, ab, gen)).mean()

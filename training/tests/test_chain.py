@@ -84,31 +84,53 @@ def test_init_from_starts_the_generator_from_a_finished_student(tiny_trained):
     assert gap(start_ck["fake_score"], teacher) > 0, "the starting fake score never trained: the check above proves nothing"
 
 
+class ConstScore(torch.nn.Module):
+    """A toy score whose denoised estimate is always x0 (for any x_t and t)."""
+
+    def __init__(self, x0):
+        super().__init__()
+        self.x0 = x0
+
+    def forward(self, x_t, t, encoder_hidden_states=None):
+        from factory.diffusion import alphas_cumprod
+
+        ab = alphas_cumprod()[t].float().view(-1, 1, 1, 1)
+        eps = (x_t - ab.sqrt() * self.x0) / (1 - ab).sqrt()  # the eps that makes x0_hat = self.x0
+
+        class Out:
+            sample = eps
+        return Out()
+
+
 def test_dm_gradient_pushes_towards_the_real_score():
     """Toy case: if the real score says x0 = 0 and the fake says x0 = x, the step moves x towards 0."""
     from factory.diffusion import alphas_cumprod
     from factory.distill import distribution_matching_loss
 
-    class Const(torch.nn.Module):
-        def __init__(self, x0):
-            super().__init__()
-            self.x0 = x0
-
-        def forward(self, x_t, t, encoder_hidden_states=None):
-            ab = alphas_cumprod()[t].float().view(-1, 1, 1, 1)
-            eps = (x_t - ab.sqrt() * self.x0) / (1 - ab).sqrt()  # the eps that makes x0_hat = self.x0
-
-            class Out:
-                sample = eps
-            return Out()
-
     x = torch.full((2, 4, 4, 4), 1.0, requires_grad=True)
-    real = Const(torch.zeros(1))
-    fake = Const(x.detach().clone())
+    real = ConstScore(torch.zeros(1))
+    fake = ConstScore(x.detach().clone())
     cond = torch.zeros(2, 3, 8)
     loss, _ = distribution_matching_loss(x, cond, cond, real, fake, alphas_cumprod(), 1.0, 20, 980, torch.Generator().manual_seed(0))
     loss.backward()
     assert (x.grad > 0).all(), "gradient descent must decrease x towards the real score's x0 = 0"
+
+
+def test_polish_gradient_removes_what_the_teacher_denoises_away():
+    """Toy case: an output = smooth + checkerboard grain, a teacher that denoises to the smooth part:
+    descent on the polish loss lowers exactly the grain."""
+    from factory.diffusion import alphas_cumprod
+    from factory.distill import polish_loss
+
+    smooth = torch.full((2, 4, 8, 8), 0.7)
+    grain = 0.3 * (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).mul(2).sub(1).expand(2, 4, 8, 8)
+    x = (smooth + grain).requires_grad_(True)
+    cond = torch.zeros(2, 3, 8)
+    loss = polish_loss(x, cond, cond, ConstScore(smooth[:1]), alphas_cumprod(), 3.0, 50, 250, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.equal(torch.sign(x.grad), torch.sign(grain)), "descent must move each element against its grain"
+    stepped = x.detach() - 0.5 * x.grad / x.grad.abs().max()
+    assert (stepped - smooth).abs().max() < grain.abs().max(), "a step must shrink the grain"
 
 
 def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
