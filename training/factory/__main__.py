@@ -6,6 +6,7 @@ each stage skips work that a finished checkpoint already holds and resumes an in
 that committed milestone back into a run folder, so distill/eval/export continue without retraining.
 `import-student` rebuilds the shipped student's PyTorch weights from its exported unet/model.onnx
 (after `restore`), so `distill.init_from` can continue from the model the app ships.
+`grain` measures the students' high-frequency latent grain against the teacher's (a diagnostic).
 """
 from __future__ import annotations
 
@@ -56,12 +57,13 @@ RUNNERS = {
     "milestone": _call("milestone", "save_milestone"),
     "restore": _call("milestone", "restore_milestone"),
     "import-student": _call("onnx_import", "import_student"),
+    "grain": _call("grain", "measure_grain"),
 }
 
 
 def run_stage(stage: str, cfg):
     if stage not in RUNNERS:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore or import-student")
+        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, import-student or grain")
     RUNNERS[stage](cfg)
 
 
@@ -69,7 +71,7 @@ def main(argv=None):
     from .config import load_config
 
     p = argparse.ArgumentParser(prog="python -m factory", description=__doc__.splitlines()[0])
-    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore or import-student")
+    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, import-student or grain")
     p.add_argument("--config", default="configs/full.json")
     p.add_argument("--set", default=None, help='JSON overrides, e.g. \'{"teacher": {"max_steps": 10}}\'')
     a = p.parse_args(argv)

@@ -253,3 +253,21 @@ def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(
     assert big["vs_teacher"]["fid_ratio"]["verdict"] == "missed"
     # a student only in the small evaluation is quoted from there, not reported missing
     assert measured_quality(tmp_path, "b")["evaluation"] == "eval"
+
+
+def test_grain_stage_measures_students_and_writes_its_grid(tiny_trained):
+    import copy as copy_mod
+
+    from factory.distill import train_student
+    from factory.grain import grain, measure_grain
+
+    flat = torch.zeros(1, 4, 8, 8)
+    checker = (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).float().expand(1, 4, 8, 8)
+    assert grain(flat) == 0 and grain(checker) > 0.1
+    train_student(tiny_trained, "dmd2")
+    cfg = copy_mod.deepcopy(tiny_trained)
+    cfg.eval.students = ("dmd2",)
+    report = measure_grain(cfg, n=8, steps=2)
+    assert {"student:dmd2", "student:dmd2 polished", "real (train latents)"} <= set(report["grain"])
+    assert all(v >= 0 and np.isfinite(v) for v in report["grain"].values())
+    assert (Path(cfg.run_dir) / "grain" / "dmd2.png").exists()
