@@ -93,8 +93,10 @@ def polish_loss(x, cond, uncond, real_score, ab, guidance, t_min, t_max, gen):
         x_t = add_noise(x.detach().float(), noise, t, ab.float())
         x0_real = x0_from_eps(x_t, guided_eps(real_score, x_t, t, cond, uncond, guidance).float(), t, ab)
         pull = x.detach().float() - x0_real
-        grad = torch.nan_to_num(pull / pull.abs().mean(dim=[1, 2, 3], keepdim=True))
-    return 0.5 * F.mse_loss(x.float(), (x.float() - grad).detach())
+        size = pull.abs().mean(dim=[1, 2, 3], keepdim=True)
+        grad = torch.nan_to_num(pull / size)
+    # the loss value is ~constant by construction (normalised); the pull's size is what shrinks
+    return 0.5 * F.mse_loss(x.float(), (x.float() - grad).detach()), {"polish_pull": size.mean().item()}
 
 
 def fake_score_loss(fake_score, x, cond, ab, gen):
@@ -288,10 +290,10 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
                     log.update(dm=l_dm.item(), **extra)
                 if c.polish_weight:
                     with acc.autocast():
-                        l_pol = polish_loss(x, cond, uncond.float().expand_as(cond), real_score, ab, c.real_guidance,
-                                            *c.polish_t, gen)
+                        l_pol, extra = polish_loss(x, cond, uncond.float().expand_as(cond), real_score, ab, c.real_guidance,
+                                                   *c.polish_t, gen)
                     loss_g = loss_g + c.polish_weight * l_pol
-                    log["polish"] = l_pol.item()
+                    log.update(polish=l_pol.item(), **extra)
                 if use_gan:
                     with acc.autocast():
                         l_gan = F.softplus(-gan_logits(unet_f, tap, head, x, cond, ab, gen)).mean()

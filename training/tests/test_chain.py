@@ -126,11 +126,12 @@ def test_polish_gradient_removes_what_the_teacher_denoises_away():
     grain = 0.3 * (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).mul(2).sub(1).expand(2, 4, 8, 8)
     x = (smooth + grain).requires_grad_(True)
     cond = torch.zeros(2, 3, 8)
-    loss = polish_loss(x, cond, cond, ConstScore(smooth[:1]), alphas_cumprod(), 3.0, 50, 250, torch.Generator().manual_seed(0))
+    loss, log = polish_loss(x, cond, cond, ConstScore(smooth[:1]), alphas_cumprod(), 3.0, 50, 250, torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.equal(torch.sign(x.grad), torch.sign(grain)), "descent must move each element against its grain"
     stepped = x.detach() - 0.5 * x.grad / x.grad.abs().max()
     assert (stepped - smooth).abs().max() < grain.abs().max(), "a step must shrink the grain"
+    assert abs(log["polish_pull"] - 0.3) < 1e-4, "the logged pull is the grain's mean size"
 
 
 def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
