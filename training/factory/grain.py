@@ -1,11 +1,14 @@
 """Diagnostic: the students' high-frequency latent grain, measured.
 
-One-step students' images look mottled where the teacher's are flat. This stage puts a number on it:
-the energy of each latent above a 3x3 box blur ("grain"), for real training latents, the teacher's
-DDIM outputs, each student's one-step outputs on the same noise and prompts, and each student's
-output after one teacher denoising step at a small t ("polished"). If polishing brings a student to
-the teacher's level, the grain is noise the teacher knows how to remove (what `distill.polish_weight`
-trains for). Writes runs/<run>/grain/report.json and a grid: teacher | student | polished, per row.
+One-step students' images look mottled where the teacher's are flat. This stage puts numbers on it,
+for real training latents, the teacher's DDIM outputs and each student's one-step outputs (same
+noise and prompts), and for each student's output after one teacher denoising step at a small t
+("polished"):
+- grain: the latent's energy above a 3x3 box blur;
+- teacher correction: the mean change that one teacher step at t=100 makes (real latents: its floor).
+If polishing brings a student to the teacher's level, the mottling is something the teacher knows how
+to remove (what `distill.polish_weight` trains for). Writes runs/<run>/grain/report.json and, per
+student, a grid: teacher | student | polished.
 
     python -m factory grain --config configs/full-cpu.json --set '{"eval": {"students": ["dmd-g30"]}}'
 """
@@ -40,7 +43,8 @@ def measure_grain(cfg: FactoryConfig, n: int = 64, steps: int = 25, guidance: fl
     torch.set_grad_enabled(False)
     ds, latents, bank = latents_and_bank(cfg, "cpu")
     train = torch.tensor(ds.indices("train"))
-    cond = bank["embeddings"][bank["index"][train[:n], 0]].float()
+    train = train[torch.linspace(0, len(train) - 1, n).long()]  # spread over concepts (sorted by concept)
+    cond = bank["embeddings"][bank["index"][train, 0]].float()
     uncond = bank["uncond"].float().expand(n, -1, -1)
     noise = seeded_noise(range(n), tuple(latents.shape[1:]))
     teacher = load_teacher(cfg.run_dir)
@@ -53,8 +57,13 @@ def measure_grain(cfg: FactoryConfig, n: int = 64, steps: int = 25, guidance: fl
         return x0_from_eps(x_t, guided_eps(teacher, x_t, t, cond, uncond, guidance).float(), t, ab)
 
     z_teacher = ddim_sample(teacher, noise, cond, uncond, steps, guidance)
+
+    def row(z):
+        """grain, and how much one teacher step changes the latent (real latents give its floor)"""
+        return {"grain": grain(z), "teacher_correction": (z - polish(z)).abs().mean().item()}
+
     report = {"n": n, "polish_t": POLISH_T, "teacher": f"{steps}x{guidance:g}",
-              "grain": {"real (train latents)": grain(latents[train[:n]]), f"teacher@{steps}x{guidance:g}": grain(z_teacher)}}
+              "rows": {"real (train latents)": row(latents[train]), f"teacher@{steps}x{guidance:g}": row(z_teacher)}}
     vae, scale = load_autoencoder(cfg.run_dir)
     decode = lambda z: to_uint8(vae.decode(z / scale).sample)  # noqa: E731
     out = Path(cfg.run_dir) / "grain"
@@ -63,11 +72,12 @@ def measure_grain(cfg: FactoryConfig, n: int = 64, steps: int = 25, guidance: fl
         student, _ = load_student(cfg.run_dir, name)
         z = one_step(student, noise, cond, cfg.distill.conditioning_timestep)
         zp = polish(z)
-        report["grain"][f"student:{name}"] = grain(z)
-        report["grain"][f"student:{name} polished"] = grain(zp)
+        report["rows"][f"student:{name}"] = row(z)
+        report["rows"][f"student:{name} polished"] = row(zp)
         rows = [decode(v[:8]) for v in (z_teacher, z, zp)]
         save_grid(np.concatenate([r[i:i + 1] for i in range(8) for r in rows]), out / f"{name}.png", cols=6)
     write_json(out / "report.json", report)
-    for k, v in report["grain"].items():
-        print(f"grain: {k:40s} {v:.4f}")
+    print(f"grain: {'':40s} grain  teacher correction at t={POLISH_T}")
+    for k, v in report["rows"].items():
+        print(f"grain: {k:40s} {v['grain']:.4f} {v['teacher_correction']:.4f}")
     return report

@@ -269,6 +269,6 @@ def test_grain_stage_measures_students_and_writes_its_grid(tiny_trained):
     cfg = copy_mod.deepcopy(tiny_trained)
     cfg.eval.students = ("dmd2",)
     report = measure_grain(cfg, n=8, steps=2)
-    assert {"student:dmd2", "student:dmd2 polished", "real (train latents)"} <= set(report["grain"])
-    assert all(v >= 0 and np.isfinite(v) for v in report["grain"].values())
+    assert {"student:dmd2", "student:dmd2 polished", "real (train latents)"} <= set(report["rows"])
+    assert all(v >= 0 and np.isfinite(v) for r in report["rows"].values() for v in r.values())
     assert (Path(cfg.run_dir) / "grain" / "dmd2.png").exists()
