@@ -112,6 +112,9 @@ class EvalConfig:
     name: str = "eval"
     # Students to evaluate; empty = every student found in the run.
     students: tuple = ()
+    # Students also evaluated with one teacher step at t=100 after their one step (3 UNet calls, rows
+    # "refined:<name>"): how much of a student's gap to the teacher is what one teacher step removes.
+    refined: tuple = ()
     # Ablation contrasts (student a vs student b): does distribution matching beat regression alone,
     # does regression on top of it help, does DMD2's TTUR + GAN beat DMD.
     ablation_pairs: tuple = (("dm", "regression"), ("dmd", "dm"), ("dmd", "regression"), ("dmd2", "dmd"))

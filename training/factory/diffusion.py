@@ -9,6 +9,8 @@ import torch
 
 NUM_TRAIN_TIMESTEPS = 1000
 BETA_START, BETA_END = 0.00085, 0.012
+# The small t of the diagnostic teacher step after a student's one step (grain stage, refined eval rows)
+POLISH_T = 100
 
 
 def alphas_cumprod(device=None) -> torch.Tensor:
@@ -67,3 +69,13 @@ def one_step(generator, noise, cond, conditioning_timestep: int = 999) -> torch.
     t = torch.full((noise.shape[0],), conditioning_timestep, device=noise.device, dtype=torch.long)
     eps = generator(noise, t, encoder_hidden_states=cond).sample
     return x0_from_eps(noise, eps.to(noise.dtype), t, ab)
+
+
+def teacher_step(unet, x0, cond, uncond, t, guidance: float, noise) -> torch.Tensor:
+    """One teacher denoising step from a clean estimate: noise x0 to timestep t (an int, or one per
+    sample), read back the teacher's guided x0. At small t it keeps the layout and removes what the
+    teacher treats as noise."""
+    ab = alphas_cumprod(x0.device)
+    tt = t if torch.is_tensor(t) else torch.full((x0.shape[0],), t, device=x0.device, dtype=torch.long)
+    x_t = add_noise(x0, noise, tt, ab.float())
+    return x0_from_eps(x_t, guided_eps(unet, x_t, tt, cond, uncond, guidance).float(), tt, ab)

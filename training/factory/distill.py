@@ -34,7 +34,7 @@ from tqdm import tqdm
 from .common import EMA, Timer, checkpoint_state, load_checkpoint, make_accelerator, save_checkpoint, write_json
 from .conditioning import SHOWCASE_PROMPTS, latents_and_bank
 from .config import FactoryConfig, from_dict
-from .diffusion import add_noise, alphas_cumprod, ddim_sample, guided_eps, one_step, x0_from_eps
+from .diffusion import add_noise, alphas_cumprod, ddim_sample, guided_eps, one_step, teacher_step, x0_from_eps
 
 VARIANTS = ("regression", "dm", "dmd", "dmd2")
 
@@ -82,7 +82,7 @@ def distribution_matching_loss(x, cond, uncond, real_score, fake_score, ab, guid
     return loss, {"dm_grad_norm": grad.norm().item() / b}
 
 
-def polish_loss(x, cond, uncond, real_score, ab, guidance, t_min, t_max, gen):
+def polish_loss(x, cond, uncond, real_score, guidance, t_min, t_max, gen):
     """Teacher polish: the gradient x - x0_real(x_t) at small t (the DM gradient without its fake-score
     term), normalised per sample like DM's and applied through the same 0.5*MSE trick. Its fixed points
     are outputs the teacher's denoiser leaves unchanged: no grain for it to remove."""
@@ -90,9 +90,7 @@ def polish_loss(x, cond, uncond, real_score, ab, guidance, t_min, t_max, gen):
     with torch.no_grad():
         t = torch.randint(t_min, t_max + 1, (b,), device=x.device, generator=gen)
         noise = torch.randn(x.shape, device=x.device, generator=gen)
-        x_t = add_noise(x.detach().float(), noise, t, ab.float())
-        x0_real = x0_from_eps(x_t, guided_eps(real_score, x_t, t, cond, uncond, guidance).float(), t, ab)
-        pull = x.detach().float() - x0_real
+        pull = x.detach().float() - teacher_step(real_score, x.detach().float(), cond, uncond, t, guidance, noise)
         size = pull.abs().mean(dim=[1, 2, 3], keepdim=True)
         grad = torch.nan_to_num(pull / size)
     # the loss value is ~constant by construction (normalised); the pull's size is what shrinks
@@ -290,7 +288,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
                     log.update(dm=l_dm.item(), **extra)
                 if c.polish_weight:
                     with acc.autocast():
-                        l_pol, extra = polish_loss(x, cond, uncond.float().expand_as(cond), real_score, ab, c.real_guidance,
+                        l_pol, extra = polish_loss(x, cond, uncond.float().expand_as(cond), real_score, c.real_guidance,
                                                    *c.polish_t, gen)
                     loss_g = loss_g + c.polish_weight * l_pol
                     log.update(polish=l_pol.item(), **extra)

@@ -61,7 +61,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
             return {k: d[k][:len(v)] for k, v in sets.items()}
     from .autoencoder import load_autoencoder
     from .conditioning import text_encoder_for
-    from .diffusion import ddim_sample, one_step
+    from .diffusion import POLISH_T, ddim_sample, one_step, teacher_step
 
     vae, scale = load_autoencoder(cfg.run_dir, device)
     enc = text_encoder_for(cfg, device)
@@ -76,6 +76,18 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
 
         unet, _ = load_student(cfg.run_dir, key.split(":")[1], device)
         sampler = lambda n, c, u: one_step(unet, n, c, cfg.distill.conditioning_timestep)  # noqa: E731
+    elif key.startswith("refined:"):  # a diagnostic, not a shipped sampler: see EvalConfig.refined
+        from .distill import distilled_guidance, load_student
+        from .teacher import load_teacher
+
+        unet, ck = load_student(cfg.run_dir, key.split(":")[1], device)
+        teacher = load_teacher(cfg.run_dir, device)
+
+        def sampler(n, c, u):
+            x = one_step(unet, n, c, cfg.distill.conditioning_timestep)
+            # one fixed re-noise draw per batch position: cached images stay reproducible
+            again = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
+            return teacher_step(teacher, x, c, u, POLISH_T, distilled_guidance(ck), again)
     else:
         raise ValueError(f"unknown model key {key}")
     out = {name: generate_set(items, sampler, enc, vae, scale, device, batch=64) for name, items in sets.items()}
@@ -168,6 +180,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     models = [(f"teacher@{steps}x{guidance}", steps * (2 if guidance != 1.0 else 1))
               for steps, guidance in cfg.eval.teacher_settings]
     models += [(f"student:{v}", 1) for v in (students or cfg.eval.students or discover_students(cfg))]
+    models += [(f"refined:{v}", 3) for v in cfg.eval.refined]
     for key, nfe in models:
         scores[key] = item_scores(clf, generate_for(cfg, key, sets, device), sets)
         rows[key] = {**summarize(scores[key], feats_a), "nfe": nfe}

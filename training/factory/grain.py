@@ -22,10 +22,9 @@ import torch.nn.functional as F
 
 from .common import save_grid, to_uint8, write_json
 from .config import FactoryConfig
-from .diffusion import add_noise, alphas_cumprod, ddim_sample, guided_eps, one_step, x0_from_eps
+from .diffusion import POLISH_T, ddim_sample, one_step, teacher_step
 from .eval_prompts import seeded_noise
 
-POLISH_T = 100
 
 
 def grain(x: torch.Tensor) -> float:
@@ -48,13 +47,8 @@ def measure_grain(cfg: FactoryConfig, n: int = 64, steps: int = 25, guidance: fl
     uncond = bank["uncond"].float().expand(n, -1, -1)
     noise = seeded_noise(range(n), tuple(latents.shape[1:]))
     teacher = load_teacher(cfg.run_dir)
-    ab = alphas_cumprod()
-    t = torch.full((n,), POLISH_T, dtype=torch.long)
     polish_noise = seeded_noise(range(10_000, 10_000 + n), tuple(latents.shape[1:]))
-
-    def polish(x):
-        x_t = add_noise(x, polish_noise, t, ab.float())
-        return x0_from_eps(x_t, guided_eps(teacher, x_t, t, cond, uncond, guidance).float(), t, ab)
+    polish = lambda x: teacher_step(teacher, x, cond, uncond, POLISH_T, guidance, polish_noise)  # noqa: E731
 
     z_teacher = ddim_sample(teacher, noise, cond, uncond, steps, guidance)
 

@@ -119,14 +119,13 @@ def test_dm_gradient_pushes_towards_the_real_score():
 def test_polish_gradient_removes_what_the_teacher_denoises_away():
     """Toy case: an output = smooth + checkerboard grain, a teacher that denoises to the smooth part:
     descent on the polish loss lowers exactly the grain."""
-    from factory.diffusion import alphas_cumprod
     from factory.distill import polish_loss
 
     smooth = torch.full((2, 4, 8, 8), 0.7)
     grain = 0.3 * (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).mul(2).sub(1).expand(2, 4, 8, 8)
     x = (smooth + grain).requires_grad_(True)
     cond = torch.zeros(2, 3, 8)
-    loss, log = polish_loss(x, cond, cond, ConstScore(smooth[:1]), alphas_cumprod(), 3.0, 50, 250, torch.Generator().manual_seed(0))
+    loss, log = polish_loss(x, cond, cond, ConstScore(smooth[:1]), 3.0, 50, 250, torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.equal(torch.sign(x.grad), torch.sign(grain)), "descent must move each element against its grain"
     stepped = x.detach() - 0.5 * x.grad / x.grad.abs().max()
@@ -272,3 +271,10 @@ def test_grain_stage_measures_students_and_writes_its_grid(tiny_trained):
     assert {"student:dmd2", "student:dmd2 polished", "real (train latents)"} <= set(report["rows"])
     assert all(v >= 0 and np.isfinite(v) for r in report["rows"].values() for v in r.values())
     assert (Path(cfg.run_dir) / "grain" / "dmd2.png").exists()
+    # the refined eval rows: the student's images after one teacher step, another image, same layout
+    from factory.evaluate import generate_for
+
+    sets = {"train": [("red apple, noto emoji", 0, 10_000)], "diversity": [("red apple", 0, 40_000)] * 2}
+    cfg.eval.name = "eval-refined-test"
+    one, refined = generate_for(cfg, "student:dmd2", sets), generate_for(cfg, "refined:dmd2", sets)
+    assert refined["train"].shape == one["train"].shape and not np.array_equal(refined["train"], one["train"])
