@@ -75,7 +75,7 @@ class DistillConfig:
     # Teacher polish (not in DMD/DMD2): pulls each output towards the real score's denoising of itself
     # at a small t, i.e. score distillation restricted to low noise. One-step students left a
     # high-frequency latent grain that one teacher step at t=100 removes (MODEL_CARD.md, "Grain");
-    # this term trains the student to need no such step. 0 = off.
+    # this term trains the student to need no such step. 0 = off; applies to the dm, dmd and dmd2 variants.
     polish_weight: float = 0.0
     polish_t: tuple = (50, 250)
     gan_generator_weight: float = 3e-3
