@@ -275,7 +275,8 @@ def measured_quality(run: Path, student_name: str) -> dict:
     FID towards 1× and leave verdicts undecided."""
     key = f"student:{student_name}"
     reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
-    reports = [(name, r) for name, r in reports if key in r.get("rows", {})]
+    # evaluation reports only (they record their prompt sets): the grain stage's report has student rows too
+    reports = [(name, r) for name, r in reports if "sets" in r and key in r.get("rows", {})]
     if not reports:
         return {"note": "not evaluated: run the eval stage before export"}
     name, report = max(reports, key=lambda nr: sum(nr[1].get("sets", {}).values()))

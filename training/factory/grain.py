@@ -26,7 +26,6 @@ from .diffusion import POLISH_T, ddim_sample, one_step, teacher_step
 from .eval_prompts import seeded_noise
 
 
-
 def grain(x: torch.Tensor) -> float:
     """Mean squared difference between a latent and its 3x3 box blur."""
     return ((x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)) ** 2).mean().item()
@@ -39,7 +38,6 @@ def measure_grain(cfg: FactoryConfig, n: int = 64, steps: int = 25, guidance: fl
     from .distill import load_student, shipped_student_name
     from .teacher import load_teacher
 
-    torch.set_grad_enabled(False)
     ds, latents, bank = latents_and_bank(cfg, "cpu")
     train = torch.tensor(ds.indices("train"))
     train = train[torch.linspace(0, len(train) - 1, n).long()]  # spread over concepts (sorted by concept)
