@@ -145,13 +145,16 @@ export class Generator {
 
   /** Downloads (with progress), verifies, caches and loads an inspected model; remembers it on success. */
   async add(id: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
+    // Stoppable from the moment it is asked for, also while it waits in the queue or checks the device.
+    const abort = new AbortController();
+    this.loadAbort = abort;
     return this.queue.run(async () => {
       const remote = this.inspected.get(id);
       if (!remote) throw new ModelNotLoadedError(`model "${id}" was not inspected first`);
       // Checked again: storage and the GPU may have changed since the person read the plan.
       const refusal = await checkDevice(await deviceNeeds(remote.manifest));
       if (refusal) throw refusal;
-      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) });
+      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) }, abort);
       // Remembered only once it loaded, so a failed download leaves no half-added model behind.
       await putAdded({ id, manifest: remote.manifest, baseUrl: remote.baseUrl, source: remote.source, license: remote.license, addedAt: Date.now() });
       this.inspected.delete(id);
@@ -181,11 +184,13 @@ export class Generator {
     this.loadAbort?.abort();
   }
 
-  private async loadNow(modelId: string, onProgress: ProgressCallback, options: LoadOptions, resolved?: ResolvedModel): Promise<LoadResult> {
+  private async loadNow(
+    modelId: string, onProgress: ProgressCallback, options: LoadOptions, resolved?: ResolvedModel, abort = new AbortController(),
+  ): Promise<LoadResult> {
     const started = performance.now();
-    const abort = new AbortController();
     this.loadAbort = abort;
     try {
+      if (abort.signal.aborted) throw new LoadCancelledError('loading was stopped');
       const { manifest, baseUrl } = resolved ?? (await this.resolve(modelId));
       return await this.loadFiles(modelId, manifest, baseUrl, onProgress, options, abort.signal, started);
     } finally {

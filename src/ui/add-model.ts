@@ -11,7 +11,7 @@ import type { SupervisedGenerator } from './supervisor';
 
 export interface AddModelDeps {
   /** The page's supervised worker (a crash rejects the call with WorkerCrashedError). */
-  generator: Pick<SupervisedGenerator, 'inspect' | 'add'>;
+  generator: Pick<SupervisedGenerator, 'inspect' | 'add' | 'cancelLoad'>;
   /** A progress callback for one download, silenced (`end`) once it settled. */
   loadProgress: () => { callback: (p: Progress) => void; end(): void };
   /** Called with the loaded model; the page switches to it. */
@@ -30,10 +30,11 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
   const checkButton = $<HTMLButtonElement>('check-model');
   const plan = $<HTMLDivElement>('model-plan');
   const download = $<HTMLButtonElement>('download-model');
+  const stop = $<HTMLButtonElement>('stop-download');
   const status = $<HTMLParagraphElement>('add-model-status');
   let current: RemoteModelPlan | null = null;
 
-  const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'error', errorName?: string) => {
+  const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'stopped' | 'error', errorName?: string) => {
     status.textContent = text;
     status.dataset.state = state;
     if (errorName) status.dataset.error = errorName;
@@ -83,6 +84,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     if (!current) return;
     const id = current.id;
     download.disabled = true;
+    stop.hidden = false;
+    stop.disabled = false;
     say(`Downloading ${current.name}…`, 'loading');
     const progressOf = loadProgress();
     try {
@@ -92,10 +95,21 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
       onLoaded(result, id);
     } catch (err) {
       progressOf.end();
-      say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
+      const name = (err as { name?: string }).name ?? 'Error';
+      // Stopping is the person's choice, not a failure: say what was kept and how to go on.
+      if (name === 'LoadCancelledError') say('Download stopped. The parts already saved stay on this device: "Download and use" continues from there.', 'stopped', name);
+      else say(errorMessage(err), 'error', name);
       download.disabled = false;
       onFailed();
+    } finally {
+      stop.hidden = true;
     }
+  });
+
+  // Stops every file of this download; the model in use keeps running.
+  stop.addEventListener('click', () => {
+    stop.disabled = true;
+    void generator.cancelLoad().catch(() => undefined);
   });
 
   return {

@@ -1,7 +1,7 @@
 """verdict.py: paired bootstrap intervals and the met / missed / undecided rule, on synthetic scores."""
 import numpy as np
 
-from factory.evaluate import SPLITS, summarize
+from factory.evaluate import SPLITS, frechet, summarize
 from factory.verdict import compare, contrast, judge, replicates, resamples
 
 
@@ -89,3 +89,16 @@ def test_a_met_fid_target_is_not_trusted_when_the_small_sample_floor_dominates()
     assert compare(row, row, rep, rep)["fid_ratio"]["verdict"] == "met"
     assert compare(row, row, rep, rep, fid_floor=0.5 * row["fid"])["fid_ratio"]["verdict"] == "undecided (FID floor)"
     assert compare(row, row, rep, rep, fid_floor=0.1 * row["fid"])["fid_ratio"]["verdict"] == "met"
+
+
+def test_frechet_equals_the_textbook_formula_with_scipys_matrix_square_root():
+    # frechet() takes tr sqrt(S1 S2) from eigenvalues for speed; scipy's sqrtm is the reference.
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(0, 1, (200, 16)) @ rng.normal(0, 1, (16, 16))
+    b = rng.normal(0.5, 2, (150, 16))
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    textbook = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * sqrtm(s1 @ s2).real)
+    assert abs(frechet(a, b) - textbook) < 1e-6 * textbook
+    assert abs(frechet(a, a)) < 1e-6 and frechet(a, b) > 1.0

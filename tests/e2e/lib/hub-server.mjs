@@ -4,7 +4,8 @@
 //                                                       and for .onnx* files lfs: { oid: sha256, size }
 //   GET /<owner>/<name>/resolve/<rev>/<path>            the file's bytes
 // Each repo maps to a local folder; `hide` drops paths (a repo without the needed files) and
-// `corrupt` serves a file with one byte flipped while listing its true sha256 (a bad mirror).
+// `corrupt` serves a file with one byte flipped while listing its true sha256 (a bad mirror);
+// `stall` sends the first half of a file and then nothing more (a download that hangs until stopped).
 // Every request is logged so tests can assert what was (not) downloaded.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -40,14 +41,16 @@ export async function startHub(repos) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://hub');
     requests.push(url.pathname);
-    const send = (status, body, type = 'application/json') => {
+    const head = (status, length, type) =>
       res.writeHead(status, {
         'Content-Type': type,
-        'Content-Length': body.length,
+        'Content-Length': length,
         // The app runs cross-origin isolated (COEP require-corp): CORS is what lets it read these.
         'Access-Control-Allow-Origin': '*',
         'Cross-Origin-Resource-Policy': 'cross-origin',
       });
+    const send = (status, body, type = 'application/json') => {
+      head(status, body.length, type);
       res.end(body);
     };
     const json = (status, value) => send(status, Buffer.from(JSON.stringify(value)));
@@ -79,6 +82,11 @@ export async function startHub(repos) {
       if ((repo.corrupt ?? []).includes(rel)) {
         bytes = Buffer.from(bytes);
         bytes[bytes.length >> 1] ^= 0xff;
+      }
+      if ((repo.stall ?? []).includes(rel)) {
+        head(200, bytes.length, 'application/octet-stream');
+        res.write(bytes.subarray(0, bytes.length >> 1));
+        return; // never ended: the app's request hangs until it aborts it (or the hub stops)
       }
       return send(200, bytes, 'application/octet-stream');
     } catch (err) {

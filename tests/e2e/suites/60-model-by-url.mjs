@@ -2,8 +2,9 @@
 // a tiny random Stable-Diffusion pipeline is built and converted by training/ (the real converter),
 // served by a local stand-in for the Hugging Face hub (same URL scheme and tree listing), then
 // refused where it must be (plain http, missing files, fp16 without shader-f16, short storage,
-// a corrupted file) and otherwise added: size and licence shown, downloaded with progress, verified,
-// cached, generating, and loaded again from IndexedDB with the hub stopped.
+// a corrupted file), stopped by the person while it hangs, and otherwise added: size and licence
+// shown, downloaded with progress, verified, cached, generating, and loaded again from IndexedDB
+// with the hub stopped.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -28,6 +29,19 @@ async function check(page, url) {
   };
 }
 
+/** The keys of the complete files in the app's IndexedDB file index. */
+function storedFileKeys(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('onestep-models');
+    open.onerror = reject;
+    open.onsuccess = () => {
+      const req = open.result.transaction('files').objectStore('files').getAllKeys();
+      req.onsuccess = () => resolve(req.result.map(String));
+      req.onerror = reject;
+    };
+  }));
+}
+
 export async function run({ baseUrl, timings, root }) {
   const t0 = Date.now();
   const { cache, built } = buildTinySd(root);
@@ -43,6 +57,7 @@ export async function run({ baseUrl, timings, root }) {
     // The published-export shape (no manifest.json) with the UNet missing.
     'onestep-test/no-unet': { dir: euler, license: 'MIT', hide: ['manifest.json', 'unet'] },
     'onestep-test/tiny-sd-corrupt': { dir: euler, license: 'MIT', corrupt: ['unet/model.onnx_data'] },
+    'onestep-test/tiny-sd-stall': { dir: euler, license: 'MIT', stall: ['unet/model.onnx_data'] },
   });
   const modelId = `${new URL(hub.url).host}/onestep-test/tiny-sd`;
   const weightRequests = (repo) => hub.requests.filter((p) => p.startsWith(`/onestep-test/${repo}/resolve/`) && /\.onnx/.test(p));
@@ -113,15 +128,7 @@ export async function run({ baseUrl, timings, root }) {
       await page.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 120_000 });
       const error = await page.getAttribute('#add-model-status', 'data-error');
       assert(error === 'IntegrityError', `IntegrityError, got ${error}: ${await page.textContent('#add-model-status')}`);
-      const stored = await page.evaluate(() => new Promise((resolve, reject) => {
-        const open = indexedDB.open('onestep-models');
-        open.onerror = reject;
-        open.onsuccess = () => {
-          const req = open.result.transaction('files').objectStore('files').getAllKeys();
-          req.onsuccess = () => resolve(req.result.map(String));
-          req.onerror = reject;
-        };
-      }));
+      const stored = await storedFileKeys(page);
       const bad = stored.filter((k) => k.includes('tiny-sd-corrupt') && k.includes('/unet_data'));
       assert(bad.length === 0, `the corrupted file was not stored: ${bad}`);
       assert(stored.some((k) => k.includes('tiny-sd-corrupt') && k.endsWith('/unet')), 'its good files were stored (so a retry only fetches the bad one)');
@@ -129,6 +136,31 @@ export async function run({ baseUrl, timings, root }) {
       const s = await typeAndWait(page, 'red apple');
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 180_000 });
+
+    test('a download that hangs can be stopped: complete files stay saved, the shipped model keeps painting', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd-stall`);
+      assert(r.state === 'ready', `plan accepted: ${JSON.stringify(r)}`);
+      assert(await page.isHidden('#stop-download'), 'no stop button before a download');
+      const shipped = await page.getAttribute('#status', 'data-model');
+      await page.click('#download-model');
+      for (let i = 0; i < 600 && !weightRequests('tiny-sd-stall').some((p) => p.endsWith('unet/model.onnx_data')); i++) await new Promise((res) => setTimeout(res, 100));
+      assert(weightRequests('tiny-sd-stall').some((p) => p.endsWith('unet/model.onnx_data')), 'the hanging file was requested');
+      assert((await page.getAttribute('#add-model-status', 'data-state')) === 'loading', 'still downloading: the hub never finishes the file');
+      await page.click('#stop-download');
+      await page.waitForFunction(() => document.getElementById('add-model-status').dataset.state !== 'loading', null, { timeout: 30_000, polling: 100 });
+      const state = await page.getAttribute('#add-model-status', 'data-state');
+      const error = await page.getAttribute('#add-model-status', 'data-error');
+      const text = await page.textContent('#add-model-status');
+      assert(state === 'stopped' && error === 'LoadCancelledError', `stopped (LoadCancelledError), got ${state}/${error}: ${text}`);
+      assert(/continues/.test(text), `says how to go on: "${text}"`);
+      assert(await page.isHidden('#stop-download'), 'stop button hidden again');
+      assert(await page.isEnabled('#download-model'), 'the download can be started again');
+      const stored = (await storedFileKeys(page)).filter((k) => k.includes('tiny-sd-stall'));
+      assert(stored.some((k) => k.endsWith('/unet')) && !stored.some((k) => k.endsWith('/unet_data')), `files completed before the stop stay, the hanging one is not indexed: ${stored}`);
+      assert((await page.getAttribute('#status', 'data-model')) === shipped, 'the shipped model is still the one in use');
+      const s = await typeAndWait(page, 'red apple');
+      assert(s.std > 8, 'shipped model still paints');
+    }, { timeoutMs: 120_000 });
 
     test('adds the tiny SD by URL: size and licence shown, downloads with progress, verifies, caches, generates', async () => {
       await page.evaluate(() => {
