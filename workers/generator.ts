@@ -13,7 +13,8 @@ import type {
 import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
 import { storedBytes } from './model-store/idb-cache';
-import { fileKey, loadModelFile, type LoadedFile } from './model-store/load-file';
+import { fileKey, loadModelFile } from './model-store/load-file';
+import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
 import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
@@ -35,9 +36,9 @@ interface LoadedModel extends RawModel {
   /**
    * The teacher's file, fetched once on first ask (prefetchTeacher after the first image, or a
    * compare), outside the load: its bytes no longer delay the first image. Its session is made on
-   * first compare: most visits never compare.
+   * first compare (most visits never compare); the bytes are let go once the session exists.
    */
-  teacherFile: ((onProgress: ProgressCallback) => Promise<LoadedFile>) | null;
+  teacherFile: TeacherFile | null;
   /** Stops a teacher download still running when the model is released. */
   teacherAbort: AbortController;
   teacher: ort.InferenceSession | null;
@@ -76,18 +77,6 @@ async function deviceNeeds(manifest: Manifest): Promise<DeviceNeeds> {
     maxTensorBytes: req.max_tensor_bytes,
     largestFile: { path: largest.path, bytes: largest.bytes },
     downloadBytes,
-  };
-}
-
-/** The teacher's file, fetched on first call and kept; a failed fetch is tried again on the next call. */
-function teacherFetcher(manifest: Manifest, baseUrl: URL, key: string, signal: AbortSignal): (onProgress: ProgressCallback) => Promise<LoadedFile> {
-  let pending: Promise<LoadedFile> | null = null;
-  return (onProgress) => {
-    pending ??= loadModelFile(manifest, baseUrl, key, onProgress, signal).catch((err: unknown) => {
-      pending = null;
-      throw err;
-    });
-    return pending;
   };
 }
 
@@ -279,7 +268,8 @@ export class Generator {
       const unet = await session('unet');
       const decoder = await session('vae_decoder');
       const teacherAbort = new AbortController();
-      const teacherFile = manifest.teacher ? teacherFetcher(manifest, baseUrl, manifest.teacher.file, teacherAbort.signal) : null;
+      const teacherKey = manifest.teacher?.file;
+      const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
       this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding };
     } catch (err) {
       // A file failed after some sessions were made: free them (GPU memory) before reporting it.
@@ -439,7 +429,10 @@ export class Generator {
       // The request was queued for one model; a load queued before it may have replaced that model.
       if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
       if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
-      m.teacher ??= await createSession((await m.teacherFile(onProgress ?? (() => undefined))).bytes, m.backend);
+      if (!m.teacher) {
+        m.teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
+        m.teacherFile.sessionMade();
+      }
       const t0 = performance.now();
       const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
       const seed = normalizeSeed(req.seed);
@@ -474,7 +467,7 @@ export class Generator {
   async prefetchTeacher(onProgress: ProgressCallback): Promise<TeacherFileInfo | null> {
     const m = this.requireModel();
     if (!m.teacherFile) return null;
-    const { source, discarded, resumedFrom } = await m.teacherFile(onProgress);
+    const { source, discarded, resumedFrom } = await m.teacherFile.info(onProgress);
     return { file: m.manifest.teacher!.file, source, discarded, resumedFrom };
   }
 
