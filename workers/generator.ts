@@ -88,6 +88,8 @@ export class Generator {
   private deviceLost = false;
   /** Aborts the load in progress (cancelLoad): its download stops and frees its buffers. */
   private loadAbort: AbortController | null = null;
+  /** Adds by URL asked for and not settled (queued or running), each stoppable by cancelLoad. */
+  private readonly addAborts = new Set<AbortController>();
   private readonly queue = new SerialQueue();
   /**
    * The last prompt's embedding, keyed by its token ids: changing only the seed, or only what the
@@ -134,21 +136,27 @@ export class Generator {
 
   /** Downloads (with progress), verifies, caches and loads an inspected model; remembers it on success. */
   async add(id: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
-    // Stoppable from the moment it is asked for, also while it waits in the queue or checks the device.
+    // Its own controller from the moment it is asked for: a stop while it waits in the queue (or
+    // checks the device) ends it as soon as its turn comes, and no other load can take its place.
     const abort = new AbortController();
-    this.loadAbort = abort;
+    this.addAborts.add(abort);
+    const stopped = () => {
+      if (abort.signal.aborted) throw new LoadCancelledError('loading was stopped');
+    };
     return this.queue.run(async () => {
+      stopped();
       const remote = this.inspected.get(id);
       if (!remote) throw new ModelNotLoadedError(`model "${id}" was not inspected first`);
       // Checked again: storage and the GPU may have changed since the person read the plan.
       const refusal = await checkDevice(await deviceNeeds(remote.manifest));
+      stopped();
       if (refusal) throw refusal;
       const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) }, abort);
       // Remembered only once it loaded, so a failed download leaves no half-added model behind.
       await putAdded({ id, manifest: remote.manifest, baseUrl: remote.baseUrl, source: remote.source, license: remote.license, addedAt: Date.now() });
       this.inspected.delete(id);
       return result;
-    });
+    }).finally(() => this.addAborts.delete(abort));
   }
 
   /** index.json first (shipped models), then the models this person added by URL. */
@@ -171,6 +179,7 @@ export class Generator {
   /** Stops the running load, if any. Chunks already stored stay, so the next load resumes. */
   cancelLoad(): void {
     this.loadAbort?.abort();
+    for (const a of this.addAborts) a.abort();
   }
 
   private async loadNow(

@@ -63,8 +63,12 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     else say(`This device can run it. Download ${formatBytes(p.totalBytes)}?`, 'ready');
   }
 
+  // While a download runs, the panel stays on it: a new check would hide its Stop button.
+  let downloading = false;
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (downloading) return;
     current = null;
     plan.hidden = true;
     download.disabled = true;
@@ -84,6 +88,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     if (!current) return;
     const id = current.id;
     download.disabled = true;
+    downloading = true;
+    checkButton.disabled = true;
     stop.hidden = false;
     stop.disabled = false;
     say(`Downloading ${current.name}…`, 'loading');
@@ -102,6 +108,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
       download.disabled = false;
       onFailed();
     } finally {
+      downloading = false;
+      checkButton.disabled = false;
       stop.hidden = true;
     }
   });

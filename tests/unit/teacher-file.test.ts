@@ -44,10 +44,13 @@ describe('the teacher file for compare', () => {
     expect(calls.n).toBe(1); // no second fetch for the report
   });
 
-  it('keeps the bytes when the session was never made (a failed session creation retries with them)', async () => {
-    const { load } = loader();
+  it('keeps the bytes until the session exists, so a failed session creation retries without a second fetch', async () => {
+    const { load, calls } = loader();
     const f = teacherFile(load);
     f.sessionMade(); // nothing fetched yet: nothing to let go
-    expect((await f.bytes(quiet)).byteLength).toBe(1024);
+    const first = await f.bytes(quiet);
+    // (createSession failed here: sessionMade was not called)
+    expect(await f.bytes(quiet)).toBe(first);
+    expect(calls.n).toBe(1);
   });
 });

@@ -22,7 +22,7 @@ export function teacherFile(load: (onProgress: ProgressCallback) => Promise<Load
   let pending: Promise<LoadedFile> | null = null;
   let fetched: FileOrigin | null = null;
   let released = false;
-  const fetch = (onProgress: ProgressCallback) =>
+  const fetchOnce = (onProgress: ProgressCallback) =>
     (pending ??= load(onProgress).then(
       (file) => {
         const { bytes: _bytes, ...info } = file;
@@ -37,11 +37,11 @@ export function teacherFile(load: (onProgress: ProgressCallback) => Promise<Load
   return {
     async bytes(onProgress) {
       if (released) throw new Error('the teacher file was let go once its session existed');
-      return (await fetch(onProgress)).bytes;
+      return (await fetchOnce(onProgress)).bytes;
     },
     async info(onProgress) {
       if (released && fetched) return fetched;
-      await fetch(onProgress);
+      await fetchOnce(onProgress);
       return fetched!;
     },
     sessionMade() {

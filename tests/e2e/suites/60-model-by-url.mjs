@@ -29,7 +29,7 @@ async function check(page, url) {
   };
 }
 
-/** The keys of the complete files in the app's IndexedDB file index. */
+/** Every key of the app's IndexedDB file store: complete files end in their name, chunks and partial records do not. */
 function storedFileKeys(page) {
   return page.evaluate(() => new Promise((resolve, reject) => {
     const open = indexedDB.open('onestep-models');
@@ -181,6 +181,7 @@ export async function run({ baseUrl, timings, root }) {
         return (s.dataset.model === id && s.dataset.state !== 'loading') || document.getElementById('add-model-status').dataset.state === 'error';
       }, modelId, { timeout: 180_000, polling: 100 });
       assert((await page.getAttribute('#add-model-status', 'data-state')) === 'added', `added: ${await page.textContent('#add-model-status')}`);
+      assert(await page.isHidden('#stop-download'), 'no stop button once the model is added');
       statusLog.push(...(await page.evaluate(() => window.__statusLog)));
       assert(statusLog.some((t) => /Downloading unet_data: \d+% of/.test(t)), `download progress shown: ${statusLog.slice(0, 8).join(' | ')}`);
       assert(statusLog.some((t) => /Checking unet_data/.test(t)), 'sha256 check shown');
