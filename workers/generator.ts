@@ -14,10 +14,10 @@ import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './b
 import { getAdded, putAdded } from './model-store/added-models';
 import { storedBytes } from './model-store/idb-cache';
 import { fileKey, loadModelFile } from './model-store/load-file';
-import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
 import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
+import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
 import { encodeTextTensor } from './pipeline/encode-text';
 import { checkDevice, type DeviceNeeds } from './runtime/device-check';
