@@ -176,7 +176,7 @@ export class Generator {
     return this.queue.run(() => this.loadNow(modelId, onProgress, options));
   }
 
-  /** Stops the running load, if any. Chunks already stored stay, so the next load resumes. */
+  /** Stops the running load and every add by URL not yet settled. Stored chunks stay, so the next try resumes. */
   cancelLoad(): void {
     this.loadAbort?.abort();
     for (const a of this.addAborts) a.abort();
@@ -188,7 +188,6 @@ export class Generator {
     const started = performance.now();
     this.loadAbort = abort;
     try {
-      if (abort.signal.aborted) throw new LoadCancelledError('loading was stopped');
       const { manifest, baseUrl } = resolved ?? (await this.resolve(modelId));
       return await this.loadFiles(modelId, manifest, baseUrl, onProgress, options, abort.signal, started);
     } finally {

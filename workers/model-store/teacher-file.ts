@@ -40,8 +40,7 @@ export function teacherFile(load: (onProgress: ProgressCallback) => Promise<Load
       return (await fetchOnce(onProgress)).bytes;
     },
     async info(onProgress) {
-      if (released && fetched) return fetched;
-      await fetchOnce(onProgress);
+      if (!released) await fetchOnce(onProgress);
       return fetched!;
     },
     sessionMade() {
