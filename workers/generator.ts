@@ -6,9 +6,9 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
-import { DeviceLostError, LoadCancelledError, ManifestError, ModelChangedError, ModelNotLoadedError } from '../src/shared/errors';
+import { DeviceLostError, LayoutError, LoadCancelledError, ManifestError, ModelChangedError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  FileSource, GenerateRequest, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
+  AddRequest, FileSource, GenerateRequest, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
@@ -112,10 +112,7 @@ export class Generator {
    * a device that cannot run the model gets the plan with `refusal` set, so size and licence show too.
    */
   async inspect(input: string): Promise<RemoteModelPlan> {
-    const ref = parseModelUrl(input);
-    const index = await readIndex(modelsBase()).catch(() => [] as ModelIndexEntry[]);
-    const known = index.find((e) => e.url && (e.url === ref.repo || e.url === `${ref.origin}/${ref.repo}`));
-    const remote = await readRemoteModel(ref, known);
+    const remote = await this.readLayout(input);
     this.inspected.set(remote.id, remote);
     const refusal = await checkDevice(await deviceNeeds(remote.manifest));
     const m = remote.manifest;
@@ -134,8 +131,21 @@ export class Generator {
     };
   }
 
-  /** Downloads (with progress), verifies, caches and loads an inspected model; remembers it on success. */
-  async add(id: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
+  /** The layout behind a URL or repository id (small JSON files; no weights). */
+  private async readLayout(input: string): Promise<RemoteModel> {
+    const ref = parseModelUrl(input);
+    const index = await readIndex(modelsBase()).catch(() => [] as ModelIndexEntry[]);
+    const known = index.find((e) => e.url && (e.url === ref.repo || e.url === `${ref.origin}/${ref.repo}`));
+    return readRemoteModel(ref, known);
+  }
+
+  /**
+   * Downloads (with progress), verifies, caches and loads the model of a plan the person read;
+   * remembers it on success. `input` is what that plan was read from: a worker that replaced a
+   * crashed one never saw the plan, so it reads the layout again (and refuses a repository that
+   * now names another model).
+   */
+  async add({ id, input }: AddRequest, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
     // Its own controller from the moment it is asked for: a stop while it waits in the queue (or
     // checks the device) ends it as soon as its turn comes, and no other load can take its place.
     const abort = new AbortController();
@@ -145,8 +155,9 @@ export class Generator {
     };
     return this.queue.run(async () => {
       stopped();
-      const remote = this.inspected.get(id);
-      if (!remote) throw new ModelNotLoadedError(`model "${id}" was not inspected first`);
+      const remote = this.inspected.get(id) ?? (await this.readLayout(input));
+      stopped();
+      if (remote.id !== id) throw new LayoutError(`${input.trim()} now holds "${remote.id}", not the "${id}" that was checked; check it again`);
       // Checked again: storage and the GPU may have changed since the person read the plan.
       const refusal = await checkDevice(await deviceNeeds(remote.manifest));
       stopped();

@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import type {
-  CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherFileInfo, TeacherRequest,
+  AddRequest, CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherFileInfo, TeacherRequest,
 } from '../src/shared/types';
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
@@ -36,8 +36,8 @@ const api = {
     return generator.inspect(url);
   },
   /** Downloads, verifies, caches and loads a model `inspect` returned, then remembers it. */
-  add(id: string, onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadResult> {
-    return generator.add(id, safe(onProgress), options);
+  add(request: AddRequest, onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadResult> {
+    return generator.add(request, safe(onProgress), options);
   },
   listAdded(): Promise<{ id: string; name: string; source: string; license: string }[]> {
     return listAdded();

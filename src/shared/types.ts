@@ -132,6 +132,12 @@ export interface RemoteModelPlan {
   refusal: { name: string; message: string } | null;
 }
 
+/** "Download and use" on a plan: its model id, and the URL or repository id it was read from. */
+export interface AddRequest {
+  id: string;
+  input: string;
+}
+
 export interface LoadResult {
   modelId: string;
   name: string;

@@ -33,6 +33,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
   const stop = $<HTMLButtonElement>('stop-download');
   const status = $<HTMLParagraphElement>('add-model-status');
   let current: RemoteModelPlan | null = null;
+  // What `current` was read from: the field may be edited after the check.
+  let currentInput = '';
 
   const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'stopped' | 'error', errorName?: string) => {
     status.textContent = text;
@@ -75,7 +77,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     checkButton.disabled = true;
     say('Reading the repository…', 'checking');
     try {
-      current = await generator.inspect(input.value);
+      currentInput = input.value;
+      current = await generator.inspect(currentInput);
       render(current);
     } catch (err) {
       say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
@@ -95,7 +98,7 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     say(`Downloading ${current.name}…`, 'loading');
     const progressOf = loadProgress();
     try {
-      const result = await generator.add(id, progressOf.callback);
+      const result = await generator.add({ id, input: currentInput }, progressOf.callback);
       progressOf.end();
       say(`${result.name} is saved on this device and ready.`, 'added');
       onLoaded(result, id);

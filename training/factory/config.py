@@ -78,6 +78,11 @@ class DistillConfig:
     # this term trains the student to need no such step. 0 = off; applies to the dm, dmd and dmd2 variants.
     polish_weight: float = 0.0
     polish_t: tuple = (50, 250)
+    # Critic-only iterations before the first generator step, when the generator starts from a
+    # student but the fake score restarts from the teacher (an imported ONNX student has none):
+    # DM's gradient is real - fake, and a fake score that still describes the teacher would push the
+    # generator along the guidance direction instead of towards what it gets wrong.
+    critic_warmup_steps: int = 0
     gan_generator_weight: float = 3e-3
     gan_critic_weight: float = 1e-2
     ode_pairs: int = 4096

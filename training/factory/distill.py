@@ -199,6 +199,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     ema = EMA(generator, c.ema_decay)
     pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev, ode_pairs_path(cfg)) if use_reg else None
     step = it = 0
+    critic_lag = 0  # critic-only iterations at the start (critic_warmup_steps, when the critic restarts)
     ck = load_checkpoint(run / "student.pt")
     if ck is not None:
         if ck.get("final"):
@@ -208,6 +209,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         head.load_state_dict(ck["head"]); ema.model.load_state_dict(ck["ema"])
         opt_g.load_state_dict(ck["opt_g"]); opt_f.load_state_dict(ck["opt_f"])
         step, it = ck["step"], ck["iteration"]
+        critic_lag = ck.get("critic_lag", 0)
         acc.print(f"distill[{variant}]: resuming from generator step {step}")
     elif c.init_from:
         _, start = load_student(cfg.run_dir, c.init_from)
@@ -218,8 +220,11 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         critic = "fake_score" in start and "head" in start
         if critic:
             fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
+        elif use_dm or use_gan:
+            critic_lag = c.critic_warmup_steps
         acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
-                  f"generator steps); fake score from {'it' if critic else 'the teacher'}")
+                  f"generator steps); fake score from {'it' if critic else 'the teacher'}"
+                  + (f", trained alone for {critic_lag} iterations first" if critic_lag else ""))
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)
     ab = alphas_cumprod(dev)
@@ -237,7 +242,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         return idx, emb[cap_index[idx, which]].float()
 
     def save(final=False, report=None):
-        state = checkpoint_state(cfg, step, iteration=it, variant=variant, model=unet_g.state_dict(),
+        state = checkpoint_state(cfg, step, iteration=it, critic_lag=critic_lag, variant=variant, model=unet_g.state_dict(),
                                  fake_score=unet_f.state_dict(), head=acc.unwrap_model(head).state_dict(),
                                  ema=ema.model.state_dict(), opt_g=opt_g.state_dict(), opt_f=opt_f.state_dict())
         if final:
@@ -246,8 +251,9 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             save_checkpoint(run / "student.pt", state)
 
     while step < c.max_generator_steps and not timer.out_of_time():
-        warm = min(1.0, (step + 1) / 100)
-        for o, lr in ((opt_g, c.lr_generator), (opt_f, c.lr_fake)):
+        warm_g = min(1.0, (step + 1) / 100)
+        warm_f = min(1.0, (it + 1) / 100) if critic_lag else warm_g
+        for o, lr, warm in ((opt_g, c.lr_generator, warm_g), (opt_f, c.lr_fake, warm_f)):
             for g in o.param_groups:
                 g["lr"] = lr * warm
         log = {}
@@ -272,7 +278,9 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             log["fake_score"] = loss_f.item()
         it += 1
         # --- generator step every `ttur` critic steps ---
-        if it % ttur == 0 or not (use_dm or use_gan):
+        if it <= critic_lag:
+            pass  # the critic catches up with the generator first
+        elif it % ttur == 0 or not (use_dm or use_gan):
             unet_f.requires_grad_(False)
             loss_g = torch.zeros((), device=dev)
             if use_dm or use_gan:
@@ -323,7 +331,8 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         if timer.due():
             save()
     bar.close()
-    report = {"variant": variant, "generator_steps": step, "critic_steps": it, "train_seconds": round(timer.elapsed(), 1),
+    report = {"variant": variant, "generator_steps": step, "critic_steps": it, "critic_warmup": critic_lag,
+              "train_seconds": round(timer.elapsed(), 1),
               "batch_size": b, "ttur": ttur, "real_guidance": c.real_guidance, "log_tail": logs[-5:], "device": str(dev)}
     if acc.is_main_process:
         vae = load_autoencoder(cfg.run_dir, dev)

@@ -84,6 +84,33 @@ def test_init_from_starts_the_generator_from_a_finished_student(tiny_trained):
     assert gap(start_ck["fake_score"], teacher) > 0, "the starting fake score never trained: the check above proves nothing"
 
 
+def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_trained, tmp_path):
+    """critic_warmup_steps: when the generator starts from a student whose checkpoint has no fake score
+    (an imported ONNX student), the critic runs that many iterations before the generator's first step."""
+    import copy as copy_mod
+
+    from factory.common import save_checkpoint
+    from factory.distill import train_student
+
+    train_student(tiny_trained, "dmd2")
+    start_ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    slim = {k: v for k, v in start_ck.items() if k not in ("fake_score", "head", "model", "opt_g", "opt_f")}
+    save_checkpoint(Path(tiny_trained.run_dir) / "distill" / "slim" / "student.pt", slim)
+    reports = {}
+    for start in ("slim", "dmd2"):
+        cfg = copy_mod.deepcopy(tiny_trained)
+        cfg.run_dir = str(tmp_path / start)
+        Path(cfg.run_dir).mkdir()
+        for part in ("ae", "teacher", "distill/" + start):
+            (Path(cfg.run_dir) / part).parent.mkdir(parents=True, exist_ok=True)
+            (Path(cfg.run_dir) / part).symlink_to(Path(tiny_trained.run_dir) / part, target_is_directory=True)
+        cfg.distill.init_from, cfg.distill.critic_warmup_steps, cfg.distill.student_name = start, 3, "warm"
+        reports[start] = train_student(cfg, "dm")
+    assert reports["slim"]["generator_steps"] == 1 and reports["slim"]["critic_steps"] == 4
+    assert reports["slim"]["critic_warmup"] == 3
+    assert reports["dmd2"]["critic_steps"] == 1 and reports["dmd2"]["critic_warmup"] == 0
+
+
 class ConstScore(torch.nn.Module):
     """A toy score whose denoised estimate is always x0 (for any x_t and t)."""
 

@@ -72,7 +72,7 @@ export async function run({ baseUrl, timings, root }) {
 
   try {
     test('the shipped model loads, and the add-model panel lists the known SD-Turbo exports', async () => {
-      await page.goto(`${baseUrl}#seed=${SEED}`);
+      await page.goto(`${baseUrl}?testhooks=1#seed=${SEED}`);
       await waitReady(page);
       const known = await page.textContent('#known-models');
       assert(/SD-Turbo/.test(known) && /stabilityai-non-commercial/.test(known), `known exports listed: "${known}"`);
@@ -162,7 +162,7 @@ export async function run({ baseUrl, timings, root }) {
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 120_000 });
 
-    test('adds the tiny SD by URL: size and licence shown, downloads with progress, verifies, caches, generates', async () => {
+    test('adds the tiny SD by URL: size and licence shown, downloads with progress (after a worker restart), verifies, caches, generates', async () => {
       await page.evaluate(() => {
         window.__statusLog = [];
         const s = document.getElementById('status');
@@ -174,6 +174,14 @@ export async function run({ baseUrl, timings, root }) {
       assert((await page.getAttribute('#plan-license', 'data-license')) === 'MIT', 'licence shown');
       assert(/SD-Turbo one-step rule/.test(await page.textContent('#plan-size')), 'the one-step rule is named');
       assert(weightRequests('tiny-sd').length === 0, 'nothing downloaded before confirming');
+
+      // While the person reads the plan the worker dies and is replaced: the new one never saw the
+      // plan, and "Download and use" must still add the model it describes.
+      const restarts = await page.evaluate(() => window.__onestep.restarts());
+      await page.evaluate(() => window.__onestep.killWorker());
+      await page.waitForFunction((n) => window.__onestep.restarts() > n, restarts, { timeout: 30_000 });
+      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
+      assert(await page.isEnabled('#download-model'), 'the plan is still offered after the restart');
 
       await page.click('#download-model');
       await page.waitForFunction((id) => {
