@@ -303,7 +303,10 @@ async function loadModel(): Promise<void> {
 
 const addModel = initAddModel({
   generator,
-  loadProgress: () => loadProgress(onLoadProgress),
+  loadProgress: (watch) => loadProgress((p) => {
+    watch(p);
+    onLoadProgress(p);
+  }),
   onLoaded: (r, id) => {
     // The model id goes into the address, so a reload (or a bookmark) opens this model again,
     // from this device's storage; a worker restart loads it again too.

@@ -260,6 +260,8 @@ export class Generator {
 
     // The runtime build is fetched before release() too: if it cannot load, the current model stays.
     await loadOrtBuild(choice.backend, choice.threads);
+    // The last point where a stop keeps the current model: past release() there is none to keep.
+    if (signal.aborted) throw new LoadCancelledError('loading was stopped');
     this.loading = { modelId, options };
     await this.release();
     // After release(): the previous model's sessions and tensors belong to the previous build.

@@ -12,8 +12,8 @@ import type { SupervisedGenerator } from './supervisor';
 export interface AddModelDeps {
   /** The page's supervised worker (a crash rejects the call with WorkerCrashedError). */
   generator: Pick<SupervisedGenerator, 'inspect' | 'add' | 'cancelLoad'>;
-  /** A progress callback for one download, silenced (`end`) once it settled. */
-  loadProgress: () => { callback: (p: Progress) => void; end(): void };
+  /** A progress callback for one download (shown in the page's status, and given to `watch`), silenced (`end`) once it settled. */
+  loadProgress: (watch: (p: Progress) => void) => { callback: (p: Progress) => void; end(): void };
   /** Called with the loaded model; the page switches to it. */
   onLoaded: (result: LoadResult, id: string) => void;
   /** A download failed: the page's current model is still loaded; clear the load progress. */
@@ -96,7 +96,11 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     stop.hidden = false;
     stop.disabled = false;
     say(`Downloading ${current.name}…`, 'loading');
-    const progressOf = loadProgress();
+    const progressOf = loadProgress((p) => {
+      // Sessions are built once every file is in and the model in use has been let go: from then
+      // on there is nothing a stop could keep, so the button says so.
+      if (p.phase === 'session') stop.disabled = true;
+    });
     try {
       const result = await generator.add({ id, input: currentInput }, progressOf.callback);
       progressOf.end();

@@ -167,6 +167,10 @@ export async function run({ baseUrl, timings, root }) {
         window.__statusLog = [];
         const s = document.getElementById('status');
         new MutationObserver(() => window.__statusLog.push(s.textContent)).observe(s, { childList: true, characterData: true, subtree: true });
+        // What the status said when Stop went grey (it must not before the files are all in).
+        const stop = document.getElementById('stop-download');
+        new MutationObserver(() => stop.disabled && !stop.hidden && !window.__stopGreyedAt && (window.__stopGreyedAt = s.textContent))
+          .observe(stop, { attributes: true, attributeFilter: ['disabled', 'hidden'] });
       });
       const r = await check(page, `${hub.url}/onestep-test/tiny-sd`);
       assert(r.state === 'ready' && !r.error, `device can run it: ${JSON.stringify(r)}`);
@@ -190,6 +194,8 @@ export async function run({ baseUrl, timings, root }) {
       }, modelId, { timeout: 180_000, polling: 100 });
       assert((await page.getAttribute('#add-model-status', 'data-state')) === 'added', `added: ${await page.textContent('#add-model-status')}`);
       assert(await page.isHidden('#stop-download'), 'no stop button once the model is added');
+      const greyedAt = await page.evaluate(() => window.__stopGreyedAt);
+      assert(/^Preparing /.test(greyedAt ?? ''), `Stop is disabled once sessions are built, not before: "${greyedAt}"`);
       statusLog.push(...(await page.evaluate(() => window.__statusLog)));
       assert(statusLog.some((t) => /Downloading unet_data: \d+% of/.test(t)), `download progress shown: ${statusLog.slice(0, 8).join(' | ')}`);
       assert(statusLog.some((t) => /Checking unet_data/.test(t)), 'sha256 check shown');
