@@ -16,7 +16,7 @@ import { storedBytes } from './model-store/idb-cache';
 import { fileKey, loadModelFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
-import { readRemoteModel, type RemoteModel } from './model-store/remote-layout';
+import { planFingerprint, readRemoteModel, type RemoteModel } from './model-store/remote-layout';
 import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
 import { encodeTextTensor } from './pipeline/encode-text';
@@ -128,6 +128,7 @@ export class Generator {
       webgpuFeatures: m.requirements?.webgpu_features ?? [],
       assumed: remote.assumed,
       refusal: refusal ? { name: refusal.name, message: refusal.message } : null,
+      fingerprint: planFingerprint(remote),
     };
   }
 
@@ -142,10 +143,10 @@ export class Generator {
   /**
    * Downloads (with progress), verifies, caches and loads the model of a plan the person read;
    * remembers it on success. `input` is what that plan was read from: a worker that replaced a
-   * crashed one never saw the plan, so it reads the layout again (and refuses a repository that
-   * now names another model).
+   * crashed one never saw the plan, so it reads the layout again, and refuses a repository whose
+   * licence or files are no longer those the person was shown.
    */
-  async add({ id, input }: AddRequest, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
+  async add({ id, input, fingerprint }: AddRequest, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
     // Its own controller from the moment it is asked for: a stop while it waits in the queue (or
     // checks the device) ends it as soon as its turn comes, and no other load can take its place.
     const abort = new AbortController();
@@ -157,7 +158,9 @@ export class Generator {
       stopped();
       const remote = this.inspected.get(id) ?? (await this.readLayout(input));
       stopped();
-      if (remote.id !== id) throw new LayoutError(`${input.trim()} now holds "${remote.id}", not the "${id}" that was checked; check it again`);
+      if (remote.id !== id || planFingerprint(remote) !== fingerprint) {
+        throw new LayoutError(`${input.trim()} changed since it was checked (its licence or files differ); check it again`);
+      }
       // Checked again: storage and the GPU may have changed since the person read the plan.
       const refusal = await checkDevice(await deviceNeeds(remote.manifest));
       stopped();
@@ -260,8 +263,10 @@ export class Generator {
 
     // The runtime build is fetched before release() too: if it cannot load, the current model stays.
     await loadOrtBuild(choice.backend, choice.threads);
-    // The last point where a stop keeps the current model: past release() there is none to keep.
+    // The last point where a stop keeps the current model: past release() there is none to keep
+    // (the page greys its stop button on 'switch').
     if (signal.aborted) throw new LoadCancelledError('loading was stopped');
+    if (this.model) onProgress({ phase: 'switch' });
     this.loading = { modelId, options };
     await this.release();
     // After release(): the previous model's sessions and tensors belong to the previous build.

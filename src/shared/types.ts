@@ -14,6 +14,8 @@ export type Progress =
   | { phase: 'download'; file: string; loaded: number; total: number; bytesPerSecond: number; resumedFrom: number }
   | { phase: 'verify'; file: string }
   | { phase: 'cache'; file: string; action: 'hit' | 'miss' | 'store' | 'discard' | 'memory-only' }
+  /** Every file is in: the model in use is let go (a stop can no longer keep it). */
+  | { phase: 'switch' }
   | { phase: 'session'; file: string; backend: Backend }
   | { phase: 'generate'; step: number; steps: number };
 
@@ -130,13 +132,12 @@ export interface RemoteModelPlan {
   assumed: string[];
   /** Why this device cannot run it (checked before downloading); null when it can. */
   refusal: { name: string; message: string } | null;
+  /** Licence and every file (path, size, sha256) as shown: "Download and use" refuses anything else. */
+  fingerprint: string;
 }
 
-/** "Download and use" on a plan: its model id, and the URL or repository id it was read from. */
-export interface AddRequest {
-  id: string;
-  input: string;
-}
+/** "Download and use" on a plan: its id and fingerprint, and the URL or repository id it was read from. */
+export type AddRequest = Pick<RemoteModelPlan, 'id' | 'fingerprint'> & { input: string };
 
 export interface LoadResult {
   modelId: string;

@@ -35,6 +35,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
   let current: RemoteModelPlan | null = null;
   // What `current` was read from: the field may be edited after the check.
   let currentInput = '';
+  // Checks can overlap (a known model's Check button while another check runs): the last one asked wins.
+  let checks = 0;
 
   const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'stopped' | 'error', errorName?: string) => {
     status.textContent = text;
@@ -67,23 +69,27 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
 
   // While a download runs, the panel stays on it: a new check would hide its Stop button.
   let downloading = false;
+  let stopPressed = false;
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (downloading) return;
+    const mine = ++checks;
+    const asked = input.value;
     current = null;
     plan.hidden = true;
     download.disabled = true;
     checkButton.disabled = true;
     say('Reading the repository…', 'checking');
     try {
-      currentInput = input.value;
-      current = await generator.inspect(currentInput);
-      render(current);
+      const p = await generator.inspect(asked);
+      if (mine !== checks) return;
+      [current, currentInput] = [p, asked];
+      render(p);
     } catch (err) {
-      say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
+      if (mine === checks) say(errorMessage(err), 'error', (err as { name?: string }).name ?? 'Error');
     } finally {
-      checkButton.disabled = false;
+      if (mine === checks) checkButton.disabled = false;
     }
   });
 
@@ -96,15 +102,18 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     stop.hidden = false;
     stop.disabled = false;
     say(`Downloading ${current.name}…`, 'loading');
+    stopPressed = false;
     const progressOf = loadProgress((p) => {
-      // Sessions are built once every file is in and the model in use has been let go: from then
-      // on there is nothing a stop could keep, so the button says so.
-      if (p.phase === 'session') stop.disabled = true;
+      // Every file is in and the model in use is being let go: from then on there is nothing a
+      // stop could keep, so the button says so.
+      if (p.phase === 'switch') stop.disabled = true;
     });
     try {
-      const result = await generator.add({ id, input: currentInput }, progressOf.callback);
+      const result = await generator.add({ id, fingerprint: current.fingerprint, input: currentInput }, progressOf.callback);
       progressOf.end();
-      say(`${result.name} is saved on this device and ready.`, 'added');
+      // A stop that reached the worker after its last check (the files were all in) changed nothing.
+      const late = stopPressed ? 'Stop came too late: every file was already in. ' : '';
+      say(`${late}${result.name} is saved on this device and ready.`, 'added');
       onLoaded(result, id);
     } catch (err) {
       progressOf.end();
@@ -123,6 +132,7 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
 
   // Stops every file of this download; the model in use keeps running.
   stop.addEventListener('click', () => {
+    stopPressed = true;
     stop.disabled = true;
     void generator.cancelLoad().catch(() => undefined);
   });

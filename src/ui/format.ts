@@ -25,6 +25,8 @@ export function describeProgress(p: Progress): string {
         discard: `The saved copy of ${p.file} was damaged; fetching it again`,
         'memory-only': `No room to save ${p.file}; running from memory`,
       }[p.action];
+    case 'switch':
+      return 'All files are in; switching models';
     case 'session':
       return `Preparing ${p.file} on ${p.backend.toUpperCase()}`;
     case 'generate':

@@ -4,7 +4,7 @@ import { parseModelUrl } from '../../workers/model-store/model-url';
 
 /** A hub this test allows (a build allows only config.ts MODEL_HUBS). */
 const mirror = { hubs: ['https://hub.example'], loopback: false };
-import { alphaBarAt, readRemoteModel, type TreeEntry } from '../../workers/model-store/remote-layout';
+import { alphaBarAt, planFingerprint, readRemoteModel, type TreeEntry } from '../../workers/model-store/remote-layout';
 
 // A fake hub holding an SD-Turbo-shaped export without our manifest (like schmuell/sd-turbo-ort-web).
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -57,6 +57,18 @@ describe('readRemoteModel on a repository without our manifest', () => {
     expect(m.requirements?.webgpu_features).toEqual(['shader-f16']);
     expect(m.runtime?.free_dimension_overrides?.unet).toEqual({ batch_size: 1, num_channels: 4, height: 64, width: 64, sequence_length: 77 });
     expect(r.assumed.join(' ')).toMatch(/shader-f16/);
+  });
+
+  it("fingerprints a plan by licence and files, not by the files' order", async () => {
+    const r = await readRemoteModel(ref, undefined, fakeHub());
+    const same = planFingerprint(r);
+    const reversed = { ...r.manifest, files: Object.fromEntries(Object.entries(r.manifest.files).reverse()) as typeof r.manifest.files };
+    expect(planFingerprint({ license: r.license, manifest: reversed })).toBe(same);
+    expect(planFingerprint({ ...r, license: 'MIT' })).not.toBe(same);
+    const bigger = { ...r.manifest, files: { ...r.manifest.files, unet: { ...r.manifest.files.unet, bytes: 1 } } };
+    expect(planFingerprint({ license: r.license, manifest: bigger })).not.toBe(same);
+    const rehashed = { ...r.manifest, files: { ...r.manifest.files, unet: { ...r.manifest.files.unet, sha256: sha('other') } } };
+    expect(planFingerprint({ license: r.license, manifest: rehashed })).not.toBe(same);
   });
 
   it('takes the rule and requirements of a known index.json entry instead of assuming', async () => {

@@ -108,6 +108,14 @@ async function fileSpec(ref: RepoRef, entry: TreeEntry, fetchImpl: Fetch, cache:
   return { path: entry.path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) };
 }
 
+/** What a person agrees to in a plan: the licence and every file (key, path, size, sha256). */
+export function planFingerprint(remote: Pick<RemoteModel, 'license' | 'manifest'>): string {
+  const files = Object.entries(remote.manifest.files)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, f]) => [key, f.path, f.bytes, f.sha256]);
+  return JSON.stringify([remote.license, files]);
+}
+
 /** Reads `ref` into a runnable manifest. `known` is the index.json entry for this repository, if any. */
 export async function readRemoteModel(ref: RepoRef, known?: ModelIndexEntry, fetchImpl: Fetch = fetch): Promise<RemoteModel> {
   const root = await listFiles(ref, [''], fetchImpl).catch((err: Error) => {

@@ -5,7 +5,9 @@
 //   GET /<owner>/<name>/resolve/<rev>/<path>            the file's bytes
 // Each repo maps to a local folder; `hide` drops paths (a repo without the needed files) and
 // `corrupt` serves a file with one byte flipped while listing its true sha256 (a bad mirror);
-// `stall` sends the first half of a file and then nothing more (a download that hangs until stopped).
+// `stall` sends the first half of a file and then nothing more (a download that hangs until stopped);
+// `manifest`, a function, rewrites the manifest.json it serves (read on every request, so a test can
+// change a repository between two reads).
 // Every request is logged so tests can assert what was (not) downloaded.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -79,6 +81,7 @@ export async function startHub(repos) {
       } catch {
         return json(404, { error: 'Entry not found' });
       }
+      if (rel === 'manifest.json' && repo.manifest) bytes = Buffer.from(JSON.stringify(repo.manifest(JSON.parse(bytes.toString('utf8')))));
       if ((repo.corrupt ?? []).includes(rel)) {
         bytes = Buffer.from(bytes);
         bytes[bytes.length >> 1] ^= 0xff;

@@ -51,14 +51,17 @@ export async function run({ baseUrl, timings, root }) {
   const manifest = JSON.parse(readFileSync(path.join(euler, 'manifest.json'), 'utf8'));
   const totalBytes = Object.values(manifest.files).reduce((s, f) => s + f.bytes, 0);
 
-  let hub = await startHub({
+  const repos = {
     'onestep-test/tiny-sd': { dir: euler, license: 'MIT' },
     'onestep-test/tiny-sd-fp16': { dir: path.join(cache, 'fp16'), license: 'CC-BY-NC-SA-4.0' },
     // The published-export shape (no manifest.json) with the UNet missing.
     'onestep-test/no-unet': { dir: euler, license: 'MIT', hide: ['manifest.json', 'unet'] },
     'onestep-test/tiny-sd-corrupt': { dir: euler, license: 'MIT', corrupt: ['unet/model.onnx_data'] },
     'onestep-test/tiny-sd-stall': { dir: euler, license: 'MIT', stall: ['unet/model.onnx_data'] },
-  });
+    // Its manifest's licence is changed mid-test.
+    'onestep-test/tiny-sd-relicensed': { dir: euler, license: 'MIT' },
+  };
+  let hub = await startHub(repos);
   const modelId = `${new URL(hub.url).host}/onestep-test/tiny-sd`;
   const weightRequests = (repo) => hub.requests.filter((p) => p.startsWith(`/onestep-test/${repo}/resolve/`) && /\.onnx/.test(p));
 
@@ -162,6 +165,23 @@ export async function run({ baseUrl, timings, root }) {
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 120_000 });
 
+    test('after a worker restart, a plan whose repository changed its licence is refused, not downloaded', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd-relicensed`);
+      assert(r.state === 'ready', `plan accepted: ${JSON.stringify(r)}`);
+      assert((await page.getAttribute('#plan-license', 'data-license')) === 'MIT', 'the plan shows MIT');
+      repos['onestep-test/tiny-sd-relicensed'].manifest = (m) => ({ ...m, license: { weights: 'CC-BY-NC-4.0' } });
+      const restarts = await page.evaluate(() => window.__onestep.restarts());
+      await page.evaluate(() => window.__onestep.killWorker());
+      await page.waitForFunction((n) => window.__onestep.restarts() > n, restarts, { timeout: 30_000 });
+      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
+      await page.click('#download-model');
+      await page.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 60_000, polling: 100 });
+      const error = await page.getAttribute('#add-model-status', 'data-error');
+      const text = await page.textContent('#add-model-status');
+      assert(error === 'LayoutError' && /changed since it was checked/.test(text), `refused as changed: ${error}: ${text}`);
+      assert(weightRequests('tiny-sd-relicensed').length === 0, `no weights downloaded: ${weightRequests('tiny-sd-relicensed')}`);
+    }, { timeoutMs: 180_000 });
+
     test('adds the tiny SD by URL: size and licence shown, downloads with progress (after a worker restart), verifies, caches, generates', async () => {
       await page.evaluate(() => {
         window.__statusLog = [];
@@ -195,7 +215,7 @@ export async function run({ baseUrl, timings, root }) {
       assert((await page.getAttribute('#add-model-status', 'data-state')) === 'added', `added: ${await page.textContent('#add-model-status')}`);
       assert(await page.isHidden('#stop-download'), 'no stop button once the model is added');
       const greyedAt = await page.evaluate(() => window.__stopGreyedAt);
-      assert(/^Preparing /.test(greyedAt ?? ''), `Stop is disabled once sessions are built, not before: "${greyedAt}"`);
+      assert(/^All files are in/.test(greyedAt ?? ''), `Stop is disabled once every file is in, not before: "${greyedAt}"`);
       statusLog.push(...(await page.evaluate(() => window.__statusLog)));
       assert(statusLog.some((t) => /Downloading unet_data: \d+% of/.test(t)), `download progress shown: ${statusLog.slice(0, 8).join(' | ')}`);
       assert(statusLog.some((t) => /Checking unet_data/.test(t)), 'sha256 check shown');
