@@ -200,6 +200,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev, ode_pairs_path(cfg)) if use_reg else None
     step = it = 0
     critic_lag = 0  # critic-only iterations at the start (critic_warmup_steps, when the critic restarts)
+    earlier_s, logs = 0.0, []  # training time and loss log of the runs this one resumes
     ck = load_checkpoint(run / "student.pt")
     if ck is not None:
         if ck.get("final"):
@@ -210,6 +211,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         opt_g.load_state_dict(ck["opt_g"]); opt_f.load_state_dict(ck["opt_f"])
         step, it = ck["step"], ck["iteration"]
         critic_lag = ck.get("critic_lag", 0)
+        earlier_s, logs = ck.get("train_seconds", 0.0), ck.get("logs", [])
         acc.print(f"distill[{variant}]: resuming from generator step {step}")
     elif c.init_from:
         _, start = load_student(cfg.run_dir, c.init_from)
@@ -232,7 +234,6 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     t_min, t_max = int(c.min_step_percent * 1000), int(c.max_step_percent * 1000)
     timer = Timer(c.time_budget_s, c.checkpoint_every_s)
     bar = tqdm(total=c.max_generator_steps, initial=step, desc=f"distill[{variant}]", disable=not acc.is_local_main_process)
-    logs: list[dict] = []
     b = c.batch_size
     unet_g, unet_f = acc.unwrap_model(generator), acc.unwrap_model(fake_score)
 
@@ -242,7 +243,8 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         return idx, emb[cap_index[idx, which]].float()
 
     def save(final=False, report=None):
-        state = checkpoint_state(cfg, step, iteration=it, critic_lag=critic_lag, variant=variant, model=unet_g.state_dict(),
+        state = checkpoint_state(cfg, step, iteration=it, critic_lag=critic_lag, train_seconds=earlier_s + timer.elapsed(), logs=logs,
+                                 variant=variant, model=unet_g.state_dict(),
                                  fake_score=unet_f.state_dict(), head=acc.unwrap_model(head).state_dict(),
                                  ema=ema.model.state_dict(), opt_g=opt_g.state_dict(), opt_f=opt_f.state_dict())
         if final:
@@ -332,7 +334,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             save()
     bar.close()
     report = {"variant": variant, "generator_steps": step, "critic_steps": it, "critic_warmup": critic_lag,
-              "train_seconds": round(timer.elapsed(), 1),
+              "train_seconds": round(earlier_s + timer.elapsed(), 1),
               "batch_size": b, "ttur": ttur, "real_guidance": c.real_guidance, "log_tail": logs[-5:], "device": str(dev)}
     if acc.is_main_process:
         vae = load_autoencoder(cfg.run_dir, dev)

@@ -111,6 +111,29 @@ def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_t
     assert reports["dmd2"]["critic_steps"] == 1 and reports["dmd2"]["critic_warmup"] == 0
 
 
+def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
+    import copy as copy_mod
+
+    from factory.common import save_checkpoint
+    from factory.distill import train_student
+
+    train_student(tiny_trained, "dmd2")
+    ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    interrupted = {k: v for k, v in ck.items() if k not in ("final", "report")}
+    interrupted.update(train_seconds=100.0, logs=[{"step": 0, "dm": 0.5}])
+    cfg = copy_mod.deepcopy(tiny_trained)
+    cfg.run_dir = str(tmp_path / "run")
+    for part in ("ae", "teacher"):
+        (Path(cfg.run_dir) / part).parent.mkdir(parents=True, exist_ok=True)
+        (Path(cfg.run_dir) / part).symlink_to(Path(tiny_trained.run_dir) / part, target_is_directory=True)
+    save_checkpoint(Path(cfg.run_dir) / "distill" / "dmd2" / "student.pt", interrupted)
+    cfg.distill.max_generator_steps = ck["step"] + 1
+    report = train_student(cfg, "dmd2")
+    assert report["generator_steps"] == ck["step"] + 1
+    assert report["train_seconds"] >= 100.0, "the interrupted run's time was dropped"
+    assert {"step": 0, "dm": 0.5} in report["log_tail"], "the interrupted run's losses were dropped"
+
+
 class ConstScore(torch.nn.Module):
     """A toy score whose denoised estimate is always x0 (for any x_t and t)."""
 
