@@ -29,6 +29,14 @@ async function check(page, url) {
   };
 }
 
+/** Kills the generator worker and waits until its replacement has loaded the page's model again. */
+async function replaceWorker(page) {
+  const restarts = await page.evaluate(() => window.__onestep.restarts());
+  await page.evaluate(() => window.__onestep.killWorker());
+  await page.waitForFunction((n) => window.__onestep.restarts() > n, restarts, { timeout: 30_000 });
+  await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
+}
+
 /** Every key of the app's IndexedDB file store: complete files end in their name, chunks and partial records do not. */
 function storedFileKeys(page) {
   return page.evaluate(() => new Promise((resolve, reject) => {
@@ -170,10 +178,7 @@ export async function run({ baseUrl, timings, root }) {
       assert(r.state === 'ready', `plan accepted: ${JSON.stringify(r)}`);
       assert((await page.getAttribute('#plan-license', 'data-license')) === 'MIT', 'the plan shows MIT');
       repos['onestep-test/tiny-sd-relicensed'].manifest = (m) => ({ ...m, license: { weights: 'CC-BY-NC-4.0' } });
-      const restarts = await page.evaluate(() => window.__onestep.restarts());
-      await page.evaluate(() => window.__onestep.killWorker());
-      await page.waitForFunction((n) => window.__onestep.restarts() > n, restarts, { timeout: 30_000 });
-      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
+      await replaceWorker(page);
       await page.click('#download-model');
       await page.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 60_000, polling: 100 });
       const error = await page.getAttribute('#add-model-status', 'data-error');
@@ -201,10 +206,7 @@ export async function run({ baseUrl, timings, root }) {
 
       // While the person reads the plan the worker dies and is replaced: the new one never saw the
       // plan, and "Download and use" must still add the model it describes.
-      const restarts = await page.evaluate(() => window.__onestep.restarts());
-      await page.evaluate(() => window.__onestep.killWorker());
-      await page.waitForFunction((n) => window.__onestep.restarts() > n, restarts, { timeout: 30_000 });
-      await page.waitForFunction(() => document.getElementById('status').dataset.state === 'ready', null, { timeout: 120_000, polling: 200 });
+      await replaceWorker(page);
       assert(await page.isEnabled('#download-model'), 'the plan is still offered after the restart');
 
       await page.click('#download-model');
