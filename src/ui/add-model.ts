@@ -121,7 +121,11 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
       // Stopping is the person's choice, not a failure: say what was kept and how to go on.
       if (name === 'LoadCancelledError') say('Download stopped. The parts already saved stay on this device: "Download and use" continues from there.', 'stopped', name);
       else say(errorMessage(err), 'error', name);
-      download.disabled = false;
+      // A plan the repository no longer matches (LayoutError) would be refused again: it goes.
+      if (name === 'LayoutError') {
+        current = null;
+        plan.hidden = true;
+      } else download.disabled = false;
       onFailed();
     } finally {
       downloading = false;

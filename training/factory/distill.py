@@ -199,7 +199,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     ema = EMA(generator, c.ema_decay)
     pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev, ode_pairs_path(cfg)) if use_reg else None
     step = it = 0
-    critic_lag = 0  # critic-only iterations at the start (critic_warmup_steps, when the critic restarts)
+    critic_warmup = 0  # critic-only iterations at the start (critic_warmup_steps, when the critic restarts)
     earlier_s, logs = 0.0, []  # training time and loss log of the runs this one resumes
     ck = load_checkpoint(run / "student.pt")
     if ck is not None:
@@ -210,8 +210,10 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         head.load_state_dict(ck["head"]); ema.model.load_state_dict(ck["ema"])
         opt_g.load_state_dict(ck["opt_g"]); opt_f.load_state_dict(ck["opt_f"])
         step, it = ck["step"], ck["iteration"]
-        critic_lag = ck.get("critic_lag", 0)
+        critic_warmup = ck.get("critic_warmup", 0)
         earlier_s, logs = ck.get("train_seconds", 0.0), ck.get("logs", [])
+        if "train_seconds" not in ck:
+            acc.print("distill: this checkpoint predates time/loss records; the report counts from this resume only")
         acc.print(f"distill[{variant}]: resuming from generator step {step}")
     elif c.init_from:
         _, start = load_student(cfg.run_dir, c.init_from)
@@ -223,10 +225,10 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         if critic:
             fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
         elif use_dm or use_gan:
-            critic_lag = c.critic_warmup_steps
+            critic_warmup = c.critic_warmup_steps
         acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
                   f"generator steps); fake score from {'it' if critic else 'the teacher'}"
-                  + (f", trained alone for {critic_lag} iterations first" if critic_lag else ""))
+                  + (f", trained alone for {critic_warmup} iterations first" if critic_warmup else ""))
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)
     ab = alphas_cumprod(dev)
@@ -243,7 +245,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         return idx, emb[cap_index[idx, which]].float()
 
     def save(final=False, report=None):
-        state = checkpoint_state(cfg, step, iteration=it, critic_lag=critic_lag, train_seconds=earlier_s + timer.elapsed(), logs=logs,
+        state = checkpoint_state(cfg, step, iteration=it, critic_warmup=critic_warmup, train_seconds=earlier_s + timer.elapsed(), logs=logs,
                                  variant=variant, model=unet_g.state_dict(),
                                  fake_score=unet_f.state_dict(), head=acc.unwrap_model(head).state_dict(),
                                  ema=ema.model.state_dict(), opt_g=opt_g.state_dict(), opt_f=opt_f.state_dict())
@@ -254,7 +256,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
 
     while step < c.max_generator_steps and not timer.out_of_time():
         warm_g = min(1.0, (step + 1) / 100)
-        warm_f = min(1.0, (it + 1) / 100) if critic_lag else warm_g
+        warm_f = min(1.0, (it + 1) / 100) if critic_warmup else warm_g
         for o, lr, warm in ((opt_g, c.lr_generator, warm_g), (opt_f, c.lr_fake, warm_f)):
             for g in o.param_groups:
                 g["lr"] = lr * warm
@@ -280,7 +282,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             log["fake_score"] = loss_f.item()
         it += 1
         # --- generator step every `ttur` critic steps ---
-        if it <= critic_lag:
+        if it <= critic_warmup:
             pass  # the critic catches up with the generator first
         elif it % ttur == 0 or not (use_dm or use_gan):
             unet_f.requires_grad_(False)
@@ -333,7 +335,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         if timer.due():
             save()
     bar.close()
-    report = {"variant": variant, "generator_steps": step, "critic_steps": it, "critic_warmup": critic_lag,
+    report = {"variant": variant, "generator_steps": step, "critic_steps": it, "critic_warmup": critic_warmup,
               "train_seconds": round(earlier_s + timer.elapsed(), 1),
               "batch_size": b, "ttur": ttur, "real_guidance": c.real_guidance, "log_tail": logs[-5:], "device": str(dev)}
     if acc.is_main_process:

@@ -7,7 +7,8 @@
 // `corrupt` serves a file with one byte flipped while listing its true sha256 (a bad mirror);
 // `stall` sends the first half of a file and then nothing more (a download that hangs until stopped);
 // `manifest`, a function, rewrites the manifest.json it serves (read on every request, so a test can
-// change a repository between two reads).
+// change a repository between two reads; the tree listing keeps the file's size on disk, which the
+// app does not check for manifest.json).
 // Every request is logged so tests can assert what was (not) downloaded.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';

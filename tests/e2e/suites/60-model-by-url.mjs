@@ -185,6 +185,7 @@ export async function run({ baseUrl, timings, root }) {
       const text = await page.textContent('#add-model-status');
       assert(error === 'LayoutError' && /changed since it was checked/.test(text), `refused as changed: ${error}: ${text}`);
       assert(weightRequests('tiny-sd-relicensed').length === 0, `no weights downloaded: ${weightRequests('tiny-sd-relicensed')}`);
+      assert(await page.isHidden('#model-plan'), 'the stale plan is withdrawn (Check reads the repository again)');
     }, { timeoutMs: 180_000 });
 
     test('adds the tiny SD by URL: size and licence shown, downloads with progress (after a worker restart), verifies, caches, generates', async () => {
