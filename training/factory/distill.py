@@ -281,10 +281,8 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             opt_f.step(); opt_f.zero_grad(set_to_none=True)
             log["fake_score"] = loss_f.item()
         it += 1
-        # --- generator step every `ttur` critic steps ---
-        if it <= critic_warmup:
-            pass  # the critic catches up with the generator first
-        elif it % ttur == 0 or not (use_dm or use_gan):
+        # --- generator step every `ttur` critic steps, once a restarted critic has caught up ---
+        if it > critic_warmup and (it % ttur == 0 or not (use_dm or use_gan)):
             unet_f.requires_grad_(False)
             loss_g = torch.zeros((), device=dev)
             if use_dm or use_gan:

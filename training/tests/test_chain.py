@@ -84,11 +84,21 @@ def test_init_from_starts_the_generator_from_a_finished_student(tiny_trained):
     assert gap(start_ck["fake_score"], teacher) > 0, "the starting fake score never trained: the check above proves nothing"
 
 
+def run_beside(cfg, run_dir: Path):
+    """A copy of `cfg` writing to `run_dir`, which shares the trained AE and teacher of cfg's run."""
+    import copy as copy_mod
+
+    other = copy_mod.deepcopy(cfg)
+    other.run_dir = str(run_dir)
+    for part in ("ae", "teacher"):
+        (run_dir / part).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / part).symlink_to(Path(cfg.run_dir) / part, target_is_directory=True)
+    return other
+
+
 def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_trained, tmp_path):
     """critic_warmup_steps: when the generator starts from a student whose checkpoint has no fake score
     (an imported ONNX student), the critic runs that many iterations before the generator's first step."""
-    import copy as copy_mod
-
     from factory.common import save_checkpoint
     from factory.distill import train_student
 
@@ -96,11 +106,7 @@ def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_t
     start_ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
     reports = {}
     for start in ("slim", "dmd2"):
-        cfg = copy_mod.deepcopy(tiny_trained)
-        cfg.run_dir = str(tmp_path / start)
-        for part in ("ae", "teacher"):
-            (Path(cfg.run_dir) / part).parent.mkdir(parents=True, exist_ok=True)
-            (Path(cfg.run_dir) / part).symlink_to(Path(tiny_trained.run_dir) / part, target_is_directory=True)
+        cfg = run_beside(tiny_trained, tmp_path / start)
         # "slim": the start's EMA without its fake score (as `import-student` writes it)
         dropped = ("fake_score", "head", "model", "opt_g", "opt_f") if start == "slim" else ()
         save_checkpoint(Path(cfg.run_dir) / "distill" / start / "student.pt", {k: v for k, v in start_ck.items() if k not in dropped})
@@ -112,8 +118,6 @@ def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_t
 
 
 def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
-    import copy as copy_mod
-
     from factory.common import save_checkpoint
     from factory.distill import train_student
 
@@ -121,11 +125,7 @@ def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tin
     ck = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
     interrupted = {k: v for k, v in ck.items() if k not in ("final", "report")}
     interrupted.update(train_seconds=100.0, logs=[{"step": 0, "dm": 0.5}])
-    cfg = copy_mod.deepcopy(tiny_trained)
-    cfg.run_dir = str(tmp_path / "run")
-    for part in ("ae", "teacher"):
-        (Path(cfg.run_dir) / part).parent.mkdir(parents=True, exist_ok=True)
-        (Path(cfg.run_dir) / part).symlink_to(Path(tiny_trained.run_dir) / part, target_is_directory=True)
+    cfg = run_beside(tiny_trained, tmp_path / "run")
     save_checkpoint(Path(cfg.run_dir) / "distill" / "dmd2" / "student.pt", interrupted)
     cfg.distill.max_generator_steps = ck["step"] + 1
     report = train_student(cfg, "dmd2")
