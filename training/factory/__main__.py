@@ -6,6 +6,8 @@ each stage skips work that a finished checkpoint already holds and resumes an in
 that committed milestone back into a run folder, so distill/eval/export continue without retraining.
 `import-student` rebuilds the shipped student's PyTorch weights from its exported unet/model.onnx
 (after `restore`), so `distill.init_from` can continue from the model the app ships.
+`classifier-milestone` commits the run's evaluation classifier to checkpoints/classifier.safetensors:
+the `classifier` stage then uses it on every machine, so figures compare across sessions.
 `grain` measures the students' high-frequency latent grain against the teacher's (a diagnostic).
 """
 from __future__ import annotations
@@ -56,6 +58,7 @@ RUNNERS = {
     "docs": shipped_docs,
     "milestone": _call("milestone", "save_milestone"),
     "restore": _call("milestone", "restore_milestone"),
+    "classifier-milestone": _call("classifier", "save_instrument"),
     "import-student": _call("onnx_import", "import_student"),
     "grain": _call("grain", "measure_grain"),
 }
@@ -63,7 +66,7 @@ RUNNERS = {
 
 def run_stage(stage: str, cfg):
     if stage not in RUNNERS:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, import-student or grain")
+        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student or grain")
     RUNNERS[stage](cfg)
 
 
@@ -71,7 +74,7 @@ def main(argv=None):
     from .config import load_config
 
     p = argparse.ArgumentParser(prog="python -m factory", description=__doc__.splitlines()[0])
-    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, import-student or grain")
+    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student or grain")
     p.add_argument("--config", default="configs/full.json")
     p.add_argument("--set", default=None, help='JSON overrides, e.g. \'{"teacher": {"max_steps": 10}}\'')
     a = p.parse_args(argv)

@@ -97,6 +97,9 @@ class DistillConfig:
 @dataclass
 class EvalConfig:
     classifier_steps: int = 3000
+    # Use checkpoints/classifier.safetensors when it was trained on this dataset's concepts (the
+    # instrument every session measures with); false = train a classifier for this run.
+    committed_classifier: bool = True
     classifier_time_budget_s: float | None = None
     prompts_per_split: int = 200
     diversity_prompts: int = 24

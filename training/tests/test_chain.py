@@ -258,6 +258,28 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
         unet_state_from_onnx(build_unet(other), model_dir / "unet" / "model.onnx", (x, t, c))
 
 
+def test_the_committed_classifier_is_used_only_on_the_dataset_it_was_trained_on(tiny_trained, tmp_path):
+    import dataclasses
+
+    from factory.classifier import load_classifier, restore_instrument, save_instrument, to_input, train_classifier
+    from factory.dataset import EmojiDataset
+
+    trained = dataclasses.replace(tiny_trained, run_dir=str(tmp_path / "trained"),
+                                  eval=dataclasses.replace(tiny_trained.eval, committed_classifier=False))
+    train_classifier(trained)
+    path = save_instrument(trained, tmp_path / "classifier.safetensors")
+    ds = EmojiDataset(Path(trained.data.folder))
+    elsewhere = dataclasses.replace(trained, run_dir=str(tmp_path / "elsewhere"))
+    assert restore_instrument(elsewhere, ds, path)["restored_from"] == "classifier.safetensors"
+    x = to_input(ds.images[:4])
+    for a, b in zip(load_classifier(trained)(x), load_classifier(elsewhere)(x)):
+        assert torch.equal(a, b)  # same features and logits: the same instrument
+    ds.concepts = ds.concepts[::-1]  # another dataset: its classes are other concepts (or another order)
+    other = dataclasses.replace(trained, run_dir=str(tmp_path / "other"))
+    assert restore_instrument(other, ds, path) is None
+    assert not (tmp_path / "other" / "classifier").exists()
+
+
 def test_bad_manifest_is_rejected():
     from factory.manifest_schema import ManifestError, validate_manifest
 
