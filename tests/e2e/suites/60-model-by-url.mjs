@@ -2,9 +2,9 @@
 // a tiny random Stable-Diffusion pipeline is built and converted by training/ (the real converter),
 // served by a local stand-in for the Hugging Face hub (same URL scheme and tree listing), then
 // refused where it must be (plain http, missing files, fp16 without shader-f16, short storage,
-// a corrupted file), stopped by the person while it hangs, and otherwise added: size and licence
-// shown, downloaded with progress, verified, cached, generating, and loaded again from IndexedDB
-// with the hub stopped.
+// a corrupted file), stopped by the person while it hangs or while it waits in the worker's queue,
+// and otherwise added: size and licence shown, downloaded with progress, verified, cached,
+// generating, and loaded again from IndexedDB with the hub stopped.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -66,6 +66,8 @@ export async function run({ baseUrl, timings, root }) {
     'onestep-test/no-unet': { dir: euler, license: 'MIT', hide: ['manifest.json', 'unet'] },
     'onestep-test/tiny-sd-corrupt': { dir: euler, license: 'MIT', corrupt: ['unet/model.onnx_data'] },
     'onestep-test/tiny-sd-stall': { dir: euler, license: 'MIT', stall: ['unet/model.onnx_data'] },
+    // Stopped while it waits in the worker's queue behind a comparison.
+    'onestep-test/tiny-sd-queued': { dir: euler, license: 'MIT' },
     // Its manifest's licence is changed mid-test.
     'onestep-test/tiny-sd-relicensed': { dir: euler, license: 'MIT' },
   };
@@ -172,6 +174,37 @@ export async function run({ baseUrl, timings, root }) {
       const s = await typeAndWait(page, 'red apple');
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 120_000 });
+
+    test('a download stopped while it waits behind a running comparison never starts, and the comparison finishes', async () => {
+      const r = await check(page, `${hub.url}/onestep-test/tiny-sd-queued`);
+      assert(r.state === 'ready', `plan accepted: ${JSON.stringify(r)}`);
+      assert(await page.isEnabled('#compare'), `compare is offered: ${await page.getAttribute('#compare', 'title')}`);
+      const shipped = await page.getAttribute('#status', 'data-model');
+      // Download and Stop are pressed in the page at the teacher's first step, so the add is queued
+      // behind the teacher's run in the worker and the stop reaches it before its turn.
+      const pressedAt = await page.evaluate(() => new Promise((resolve) => {
+        const caption = document.getElementById('teacher-caption');
+        const watch = new MutationObserver(() => {
+          if (!/step \d+ of/.test(caption.textContent ?? '')) return;
+          watch.disconnect();
+          document.getElementById('download-model').click();
+          document.getElementById('stop-download').click();
+          resolve(caption.textContent);
+        });
+        watch.observe(caption, { childList: true, characterData: true, subtree: true });
+        document.getElementById('compare').click();
+      }));
+      await page.waitForFunction(() => document.getElementById('add-model-status').dataset.state !== 'loading', null, { timeout: 120_000, polling: 100 });
+      const state = await page.getAttribute('#add-model-status', 'data-state');
+      const error = await page.getAttribute('#add-model-status', 'data-error');
+      assert(state === 'stopped' && error === 'LoadCancelledError', `stopped in the queue (pressed at "${pressedAt}"), got ${state}/${error}: ${await page.textContent('#add-model-status')}`);
+      await page.waitForFunction(() => /ms$/.test(document.getElementById('teacher-caption').textContent ?? ''), null, { timeout: 120_000, polling: 250 });
+      assert((await canvasStats(page, 'teacher-canvas')).std > 8, 'the comparison finished with a teacher image');
+      assert(weightRequests('tiny-sd-queued').length === 0, `no weight requested: ${weightRequests('tiny-sd-queued')}`);
+      assert((await storedFileKeys(page)).every((k) => !k.includes('tiny-sd-queued')), 'nothing of it stored');
+      assert((await page.getAttribute('#status', 'data-model')) === shipped, 'the shipped model is still the one in use');
+      assert(await page.isEnabled('#download-model'), 'the download can be started again');
+    }, { timeoutMs: 240_000 });
 
     test('after a worker restart, a plan whose repository changed its licence is refused, not downloaded', async () => {
       const r = await check(page, `${hub.url}/onestep-test/tiny-sd-relicensed`);
