@@ -8,6 +8,7 @@ that committed milestone back into a run folder, so distill/eval/export continue
 (after `restore`), so `distill.init_from` can continue from the model the app ships.
 `classifier-milestone` commits the run's evaluation classifier to checkpoints/classifier.safetensors:
 the `classifier` stage then uses it on every machine, so figures compare across sessions.
+`requote` rewrites the exported manifest's `quality` from the latest evaluation, files untouched.
 `grain` measures the students' high-frequency latent grain against the teacher's (a diagnostic).
 """
 from __future__ import annotations
@@ -60,13 +61,14 @@ RUNNERS = {
     "restore": _call("milestone", "restore_milestone"),
     "classifier-milestone": _call("classifier", "save_instrument"),
     "import-student": _call("onnx_import", "import_student"),
+    "requote": _call("export", "requote_quality"),
     "grain": _call("grain", "measure_grain"),
 }
 
 
 def run_stage(stage: str, cfg):
     if stage not in RUNNERS:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student or grain")
+        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student, requote or grain")
     RUNNERS[stage](cfg)
 
 
@@ -74,7 +76,7 @@ def main(argv=None):
     from .config import load_config
 
     p = argparse.ArgumentParser(prog="python -m factory", description=__doc__.splitlines()[0])
-    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student or grain")
+    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student, requote or grain")
     p.add_argument("--config", default="configs/full.json")
     p.add_argument("--set", default=None, help='JSON overrides, e.g. \'{"teacher": {"max_steps": 10}}\'')
     a = p.parse_args(argv)

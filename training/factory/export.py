@@ -293,6 +293,29 @@ def measured_quality(run: Path, student_name: str) -> dict:
     return out
 
 
+def requote_quality(cfg: FactoryConfig) -> Path:
+    """`python -m factory requote`: the shipped manifest's `quality` from the largest evaluation of the
+    student it ships, without exporting again (its files, hashes and the users' caches stay valid)."""
+    return requote_manifest(models_root(cfg) / cfg.export.model_id / "manifest.json", Path(cfg.run_dir))
+
+
+def requote_manifest(path: Path, run: Path) -> Path:
+    from .manifest_schema import validate_manifest
+
+    manifest = json.loads(path.read_text())
+    # the student named by the manifest itself: figures of another student are never quoted for it
+    student = manifest["one_step"]["student_variant"]
+    quality = measured_quality(run, student)
+    if "student" not in quality:
+        raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")
+    manifest["quality"] = quality
+    validate_manifest(manifest)
+    path.write_text(json.dumps(manifest, indent=2))
+    fid = quality.get("vs_teacher", {}).get("fid_ratio", {})
+    print(f"requote: {path} quotes {quality['evaluation']} (FID ratio {fid.get('value', float('nan')):.3f}, {fid.get('verdict', '?')})")
+    return path
+
+
 def update_index(out_root: Path, manifest: dict):
     """public/models/index.json: the models the app offers; this entry is replaced, others kept."""
     path = out_root / "index.json"

@@ -329,6 +329,35 @@ def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(
     assert measured_quality(tmp_path, "b")["evaluation"] == "eval"
 
 
+def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tiny_trained, tmp_path):
+    import dataclasses
+
+    from factory.distill import train_student
+    from factory.export import export_model, requote_manifest
+
+    train_student(tiny_trained, tiny_trained.distill.variant)
+    cfg = dataclasses.replace(tiny_trained, export=dataclasses.replace(tiny_trained.export, out_dir=str(tmp_path / "models")))
+    path = export_model(cfg, quality={"note": "old"}) / "manifest.json"
+    before = json.loads(path.read_text())
+    shipped = before["one_step"]["student_variant"]
+
+    def report(run, students):
+        (run / "eval").mkdir(parents=True)
+        (run / "eval" / "report.json").write_text(json.dumps({
+            "sets": {"train": 600}, "rows": {"teacher@25x3.5": {"fid": 5.0}, **{f"student:{s}": {"fid": 6.0} for s in students}},
+            "vs_teacher": {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"value": 1.2, "verdict": "missed"}}} for s in students}}))
+
+    report(tmp_path / "other-run", ["another-student"])
+    with pytest.raises(FileNotFoundError, match=shipped):
+        requote_manifest(path, tmp_path / "other-run")
+    assert json.loads(path.read_text()) == before, "a refused requote leaves the manifest as it was"
+    report(tmp_path / "run", [shipped, "another-student"])
+    requote_manifest(path, tmp_path / "run")
+    after = json.loads(path.read_text())
+    assert after["quality"]["student"] == {"fid": 6.0} and after["quality"]["vs_teacher"]["fid_ratio"]["value"] == 1.2
+    assert {k: v for k, v in after.items() if k != "quality"} == {k: v for k, v in before.items() if k != "quality"}
+
+
 def test_grain_stage_measures_students_and_writes_its_grid(tiny_trained):
     import copy as copy_mod
 
