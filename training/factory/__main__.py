@@ -8,7 +8,7 @@ that committed milestone back into a run folder, so distill/eval/export continue
 (after `restore`), so `distill.init_from` can continue from the model the app ships.
 `classifier-milestone` commits the run's evaluation classifier to checkpoints/classifier.safetensors:
 the `classifier` stage then uses it on every machine, so figures compare across sessions.
-`requote` rewrites the exported manifest's `quality` from the latest evaluation, files untouched.
+`requote` rewrites the exported manifest's `quality` from the largest evaluation of its student, files untouched.
 `grain` measures the students' high-frequency latent grain against the teacher's (a diagnostic).
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .common import Timer, load_checkpoint, save_checkpoint, write_json
+from .common import Timer, load_checkpoint, read_bundle, save_checkpoint, write_bundle, write_json
 from .config import FactoryConfig, to_dict
 from .dataset import EmojiDataset
 
@@ -72,16 +72,22 @@ def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return x.clamp(-1, 1)
 
 
+def classifier_path(cfg: FactoryConfig) -> Path:
+    return Path(cfg.run_dir) / "classifier" / "classifier.pt"
+
+
 def train_classifier(cfg: FactoryConfig) -> dict:
-    ck = load_checkpoint(Path(cfg.run_dir) / "classifier" / "classifier.pt")
+    ds = EmojiDataset(Path(cfg.data.folder))
+    # The committed instrument first: a run folder kept from before it was committed (or replaced)
+    # must not go on measuring with another classifier. Restoring it costs a second.
+    if cfg.eval.committed_classifier and INSTRUMENT.exists():
+        report = restore_instrument(cfg, ds, INSTRUMENT)
+        if report is not None:
+            return report
+    ck = load_checkpoint(classifier_path(cfg))
     if ck is not None and ck.get("final"):
         print("classifier: finished checkpoint found, skipping")
         return ck["report"]
-    ds = EmojiDataset(Path(cfg.data.folder))
-    if cfg.eval.committed_classifier and INSTRUMENT.exists():
-        report = restore_instrument(cfg, ds)
-        if report is not None:
-            return report
     labels = torch.tensor([r["concept"] for r in ds.records])
     x_all = to_input(ds.images)
     model = ConceptClassifier(len(ds.concepts))
@@ -115,7 +121,7 @@ def train_classifier(cfg: FactoryConfig) -> dict:
 
 
 def finish_classifier(cfg: FactoryConfig, state: dict, classes: int, report: dict) -> dict:
-    path = Path(cfg.run_dir) / "classifier" / "classifier.pt"
+    path = classifier_path(cfg)
     save_checkpoint(path, {"config": to_dict(cfg), "model": state, "classes": classes, "final": True, "report": report})
     write_json(path.parent / "report.json", report)
     return report
@@ -128,37 +134,34 @@ def concepts_key(ds: EmojiDataset) -> str:
 
 def save_instrument(cfg: FactoryConfig, path: Path = INSTRUMENT) -> Path:
     """`python -m factory classifier-milestone`: commit this run's classifier as the instrument."""
-    from safetensors.torch import save_file
-
-    ck = load_checkpoint(Path(cfg.run_dir) / "classifier" / "classifier.pt")
+    ck = load_checkpoint(classifier_path(cfg))
     if ck is None or not ck.get("final"):
         raise FileNotFoundError(f"no finished classifier in {cfg.run_dir}/classifier: run the `classifier` stage first")
-    meta = {"classes": ck["classes"], "concepts_key": concepts_key(EmojiDataset(Path(cfg.data.folder))),
-            "report": ck["report"]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in ck["model"].items()}, str(path), metadata={"json": json.dumps(meta)})
+    ds = EmojiDataset(Path(cfg.data.folder))
+    if ck["classes"] != len(ds.concepts):
+        raise RuntimeError(f"the run's classifier names {ck['classes']} concepts, {cfg.data.folder} has {len(ds.concepts)}: "
+                           "it was trained on another dataset")
+    write_bundle(path, ck["model"], {"classes": ck["classes"], "concepts_key": concepts_key(ds), "report": ck["report"]})
     print(f"classifier: saved the instrument to {path}")
     return path
 
 
 def restore_instrument(cfg: FactoryConfig, ds: EmojiDataset, path: Path = INSTRUMENT) -> dict | None:
     """The committed classifier as this run's, when it names this dataset's concepts; else None (train one)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["json"])
-    if meta["concepts_key"] != concepts_key(ds):
-        print(f"classifier: {path.name} was trained on other concepts; training one for this dataset")
+    tensors, meta = read_bundle(path)
+    if meta.get("concepts_key") != concepts_key(ds):
+        print(f"classifier: {path.name} was not trained on this dataset's concepts; training one for it")
         return None
-    report = {**meta["report"], "restored_from": path.name}
-    print(f"classifier: using the committed instrument {path.name} "
-          f"(top-1 on augmented real images {report['augmented_real_top1']:.1f}% where it was trained)")
-    return finish_classifier(cfg, load_file(str(path)), meta["classes"], report)
+    # The evaluation report carries this: which instrument measured its figures.
+    report = {"restored_from": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+              "classes": meta["classes"], "as_trained": meta["report"]}
+    print(f"classifier: using the committed instrument {path.name} ({report['sha256']}; top-1 on augmented "
+          f"real images {meta['report']['augmented_real_top1']:.1f}% where it was trained)")
+    return finish_classifier(cfg, tensors, meta["classes"], report)
 
 
 def load_classifier(cfg: FactoryConfig) -> ConceptClassifier:
-    ck = load_checkpoint(Path(cfg.run_dir) / "classifier" / "classifier.pt")
+    ck = load_checkpoint(classifier_path(cfg))
     if ck is None:
         raise FileNotFoundError(f"no classifier in {cfg.run_dir}/classifier: run the `classifier` stage first")
     m = ConceptClassifier(ck["classes"])

@@ -112,6 +112,23 @@ def save_grid(images: np.ndarray, path: Path, cols: int):
     Image.fromarray(grid).save(path)
 
 
+def read_bundle(path: Path) -> tuple[dict, dict]:
+    """A committed safetensors file and the JSON the factory keeps in its metadata ({} when it has none)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads((f.metadata() or {}).get("json", "{}"))
+    return load_file(str(path)), meta
+
+
+def write_bundle(path: Path, tensors: dict, meta: dict):
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"json": json.dumps(meta)})
+
+
 def write_json(path: Path, obj):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

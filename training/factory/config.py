@@ -98,7 +98,8 @@ class DistillConfig:
 class EvalConfig:
     classifier_steps: int = 3000
     # Use checkpoints/classifier.safetensors when it was trained on this dataset's concepts (the
-    # instrument every session measures with); false = train a classifier for this run.
+    # instrument every session measures with; classifier_steps and its budget then do not apply);
+    # false = train a classifier for this run.
     committed_classifier: bool = True
     classifier_time_budget_s: float | None = None
     prompts_per_split: int = 200

@@ -9,25 +9,15 @@ finished here.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .common import checkpoint_state, save_checkpoint, write_json
+from .common import checkpoint_state, read_bundle, save_checkpoint, write_bundle, write_json
 from .config import FactoryConfig, from_dict, to_dict
 
 MILESTONE = Path(__file__).resolve().parent.parent / "checkpoints" / "milestone.safetensors"
-
-
-def read_bundle(path: Path) -> tuple[dict, dict]:
-    from safetensors.torch import load_file
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        meta = json.loads(f.metadata()["json"])
-    return load_file(str(path)), meta
 
 
 def split(tensors: dict, prefix: str) -> dict:
@@ -35,16 +25,13 @@ def split(tensors: dict, prefix: str) -> dict:
 
 
 def save_milestone(cfg: FactoryConfig, path: Path = MILESTONE):
-    from safetensors.torch import save_file
-
     run = Path(cfg.run_dir)
     ae = torch.load(run / "ae" / "ae.pt", map_location="cpu", weights_only=False)
     te = torch.load(run / "teacher" / "teacher.pt", map_location="cpu", weights_only=False)
     tensors = {**{"ae." + k: v.float() for k, v in ae["ema"].items()},
                **{"teacher." + k: v.half() for k, v in te["ema"].items()}}
     meta = {"config": to_dict(cfg), "ae_report": ae["report"], "teacher_report": te["report"]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={"json": json.dumps(meta)})
+    write_bundle(path, tensors, meta)
 
 
 def restore_milestone(cfg: FactoryConfig, path: Path = MILESTONE, students: dict | None = None):

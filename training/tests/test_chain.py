@@ -258,25 +258,38 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
         unet_state_from_onnx(build_unet(other), model_dir / "unet" / "model.onnx", (x, t, c))
 
 
-def test_the_committed_classifier_is_used_only_on_the_dataset_it_was_trained_on(tiny_trained, tmp_path):
+def test_the_committed_classifier_is_used_only_on_the_dataset_it_was_trained_on(tiny_trained, tmp_path, monkeypatch):
     import dataclasses
 
+    import factory.classifier as classifier
     from factory.classifier import load_classifier, restore_instrument, save_instrument, to_input, train_classifier
     from factory.dataset import EmojiDataset
 
-    trained = dataclasses.replace(tiny_trained, run_dir=str(tmp_path / "trained"),
-                                  eval=dataclasses.replace(tiny_trained.eval, committed_classifier=False))
+    def run_in(name, committed):
+        return dataclasses.replace(tiny_trained, run_dir=str(tmp_path / name),
+                                   eval=dataclasses.replace(tiny_trained.eval, committed_classifier=committed))
+
+    trained = run_in("trained", False)
     train_classifier(trained)
-    path = save_instrument(trained, tmp_path / "classifier.safetensors")
+    monkeypatch.setattr(classifier, "INSTRUMENT", save_instrument(trained, tmp_path / "classifier.safetensors"))
     ds = EmojiDataset(Path(trained.data.folder))
-    elsewhere = dataclasses.replace(trained, run_dir=str(tmp_path / "elsewhere"))
-    assert restore_instrument(elsewhere, ds, path)["restored_from"] == "classifier.safetensors"
     x = to_input(ds.images[:4])
-    for a, b in zip(load_classifier(trained)(x), load_classifier(elsewhere)(x)):
-        assert torch.equal(a, b)  # same features and logits: the same instrument
-    ds.concepts = ds.concepts[::-1]  # another dataset: its classes are other concepts (or another order)
-    other = dataclasses.replace(trained, run_dir=str(tmp_path / "other"))
-    assert restore_instrument(other, ds, path) is None
+
+    def same_instrument(a, b):
+        return all(torch.equal(p, q) for p, q in zip(load_classifier(a)(x), load_classifier(b)(x)))
+
+    # a run whose finished classifier was trained here (a stale run folder) measures with the committed one
+    stale = run_in("stale", False)
+    train_classifier(dataclasses.replace(stale, seed=stale.seed + 1))
+    assert not same_instrument(trained, stale)
+    report = train_classifier(run_in("stale", True))
+    assert report["restored_from"] == "classifier.safetensors" and len(report["sha256"]) == 16
+    assert same_instrument(trained, stale)
+    # with the flag off the run keeps (or trains) its own
+    assert "restored_from" not in train_classifier(run_in("own", False))
+    # another dataset: its classes are other concepts (or another order), so the instrument does not fit
+    ds.concepts = ds.concepts[::-1]
+    assert restore_instrument(run_in("other", True), ds, classifier.INSTRUMENT) is None
     assert not (tmp_path / "other" / "classifier").exists()
 
 

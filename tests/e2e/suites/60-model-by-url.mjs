@@ -182,8 +182,9 @@ export async function run({ baseUrl, timings, root }) {
       const shipped = await page.getAttribute('#status', 'data-model');
       // Download and Stop are pressed in the page at the teacher's first step, so the add is queued
       // behind the teacher's run in the worker and the stop reaches it before its turn.
-      const pressedAt = await page.evaluate(() => new Promise((resolve) => {
+      const pressedAt = await page.evaluate(() => new Promise((resolve, reject) => {
         const caption = document.getElementById('teacher-caption');
+        setTimeout(() => reject(new Error(`the teacher never reported a step: "${caption.textContent}"`)), 60_000);
         const watch = new MutationObserver(() => {
           if (!/step \d+ of/.test(caption.textContent ?? '')) return;
           watch.disconnect();
@@ -194,6 +195,8 @@ export async function run({ baseUrl, timings, root }) {
         watch.observe(caption, { childList: true, characterData: true, subtree: true });
         document.getElementById('compare').click();
       }));
+      const [, step, steps] = /step (\d+) of (\d+)/.exec(pressedAt).map(Number);
+      assert(step < steps, `pressed while the teacher still had steps to run (${pressedAt})`);
       await page.waitForFunction(() => document.getElementById('add-model-status').dataset.state !== 'loading', null, { timeout: 120_000, polling: 100 });
       const state = await page.getAttribute('#add-model-status', 'data-state');
       const error = await page.getAttribute('#add-model-status', 'data-error');
