@@ -66,9 +66,15 @@ RUNNERS = {
 }
 
 
+def stage_names() -> str:
+    """The chain's stages, `all`, then the tools (milestone, restore, ...), in RUNNERS' order."""
+    tools = [k for k in RUNNERS if k not in STAGES]
+    return f"{', '.join(STAGES)}, all, {', '.join(tools[:-1])} or {tools[-1]}"
+
+
 def run_stage(stage: str, cfg):
     if stage not in RUNNERS:
-        raise SystemExit(f"unknown stage '{stage}'; choose from {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student, requote or grain")
+        raise SystemExit(f"unknown stage '{stage}'; choose from {stage_names()}")
     RUNNERS[stage](cfg)
 
 
@@ -76,7 +82,7 @@ def main(argv=None):
     from .config import load_config
 
     p = argparse.ArgumentParser(prog="python -m factory", description=__doc__.splitlines()[0])
-    p.add_argument("stage", help=f"one of {', '.join(STAGES)}, all, milestone, restore, classifier-milestone, import-student, requote or grain")
+    p.add_argument("stage", help=f"one of {stage_names()}")
     p.add_argument("--config", default="configs/full.json")
     p.add_argument("--set", default=None, help='JSON overrides, e.g. \'{"teacher": {"max_steps": 10}}\'')
     a = p.parse_args(argv)
