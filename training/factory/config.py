@@ -70,7 +70,9 @@ class DistillConfig:
     lr_generator: float = 2e-5
     lr_fake: float = 2e-5
     batch_size: int = 128
-    fake_updates_per_generator_step: int = 5  # DMD2 TTUR (1 for DMD)
+    # DMD2's two time-scale update rule: fake-score updates per generator step for every variant with
+    # a critic. None = the variant's own: 5 for dmd2 (DMD2), 1 for dm and dmd (DMD).
+    fake_updates_per_generator_step: int | None = None
     regression_weight: float = 0.25
     # Teacher polish (not in DMD/DMD2): pulls each output towards the real score's denoising of itself
     # at a small t, i.e. score distillation restricted to low noise. One-step students left a

@@ -15,6 +15,7 @@ main/sd_guidance.py), re-written here:
                         cannot be downloaded here; we use the L2 distance in the autoencoder's latent
                         space, which is itself a learned perceptual compression and costs no decoder pass.
   TTUR (DMD2)           the fake score takes `fake_updates_per_generator_step` updates per generator step
+                        (dmd2's default 5; dm and dmd default to DMD's 1 and may take it too)
   GAN (DMD2)            a small head on the fake score's bottleneck (mid block) classifies noisy real
                         latents vs noisy generator latents; generator loss softplus(-logit_fake),
                         critic loss softplus(logit_fake) + softplus(-logit_real)
@@ -182,7 +183,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     use_dm = variant in ("dm", "dmd", "dmd2")
     use_reg = variant in ("regression", "dmd")
     use_gan = variant == "dmd2"
-    ttur = c.fake_updates_per_generator_step if variant == "dmd2" else 1
+    ttur = c.fake_updates_per_generator_step or (5 if variant == "dmd2" else 1)
     acc = make_accelerator(bf16=True)
     dev = acc.device
     ds, latents, bank = latents_and_bank(cfg, dev)

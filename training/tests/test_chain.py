@@ -114,7 +114,22 @@ def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_t
         reports[start] = train_student(cfg, "dm")
     assert reports["slim"]["generator_steps"] == 1 and reports["slim"]["critic_steps"] == 4
     assert reports["slim"]["critic_warmup"] == 3
-    assert reports["dmd2"]["critic_steps"] == 1 and reports["dmd2"]["critic_warmup"] == 0
+    # a carried critic starts at once: the first generator step comes after one TTUR round (2 in tiny)
+    assert reports["dmd2"]["critic_steps"] == 2 and reports["dmd2"]["critic_warmup"] == 0
+
+
+def test_each_variant_takes_its_own_ttur_unless_one_is_set(tiny_trained, tmp_path):
+    """fake_updates_per_generator_step: None gives DMD's 1 critic update per generator step to dm and
+    DMD2's 5 to dmd2; a value set applies to every variant with a critic."""
+    from factory.distill import train_student
+
+    seen = {}
+    for variant, setting in (("dm", None), ("dmd2", None), ("dm", 3)):
+        cfg = run_beside(tiny_trained, tmp_path / f"{variant}-{setting}")
+        cfg.distill.fake_updates_per_generator_step = setting
+        report = train_student(cfg, variant)
+        seen[(variant, setting)] = (report["ttur"], report["critic_steps"], report["generator_steps"])
+    assert seen == {("dm", None): (1, 1, 1), ("dmd2", None): (5, 5, 1), ("dm", 3): (3, 3, 1)}
 
 
 def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
