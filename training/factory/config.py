@@ -83,7 +83,8 @@ class DistillConfig:
     # Critic-only iterations before the first generator step, when the generator starts from a
     # student but the fake score restarts from the teacher (an imported ONNX student has none):
     # DM's gradient is real - fake, and a fake score that still describes the teacher would push the
-    # generator along the guidance direction instead of towards what it gets wrong.
+    # generator along the guidance direction instead of towards what it gets wrong. With a TTUR above
+    # 1 the first generator step waits for the next full round (e.g. 3 with 2 per step -> 4).
     critic_warmup_steps: int = 0
     gan_generator_weight: float = 3e-3
     gan_critic_weight: float = 1e-2

@@ -183,7 +183,13 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     use_dm = variant in ("dm", "dmd", "dmd2")
     use_reg = variant in ("regression", "dmd")
     use_gan = variant == "dmd2"
-    ttur = c.fake_updates_per_generator_step or (5 if variant == "dmd2" else 1)
+    ttur = c.fake_updates_per_generator_step
+    if ttur is None:
+        ttur = 5 if variant == "dmd2" else 1
+    elif ttur < 1:
+        raise ValueError(f"fake_updates_per_generator_step must be at least 1 (got {ttur})")
+    if not (use_dm or use_gan):
+        ttur = 1  # regression alone has no critic: a generator step every iteration
     acc = make_accelerator(bf16=True)
     dev = acc.device
     ds, latents, bank = latents_and_bank(cfg, dev)

@@ -111,11 +111,11 @@ def test_a_restarted_critic_trains_alone_first_and_a_carried_one_does_not(tiny_t
         dropped = ("fake_score", "head", "model", "opt_g", "opt_f") if start == "slim" else ()
         save_checkpoint(Path(cfg.run_dir) / "distill" / start / "student.pt", {k: v for k, v in start_ck.items() if k not in dropped})
         cfg.distill.init_from, cfg.distill.critic_warmup_steps = start, 3
+        cfg.distill.fake_updates_per_generator_step = 1  # DMD's: the counts below are warm-up only
         reports[start] = train_student(cfg, "dm")
     assert reports["slim"]["generator_steps"] == 1 and reports["slim"]["critic_steps"] == 4
     assert reports["slim"]["critic_warmup"] == 3
-    # a carried critic starts at once: the first generator step comes after one TTUR round (2 in tiny)
-    assert reports["dmd2"]["critic_steps"] == 2 and reports["dmd2"]["critic_warmup"] == 0
+    assert reports["dmd2"]["critic_steps"] == 1 and reports["dmd2"]["critic_warmup"] == 0
 
 
 def test_each_variant_takes_its_own_ttur_unless_one_is_set(tiny_trained, tmp_path):
@@ -124,12 +124,18 @@ def test_each_variant_takes_its_own_ttur_unless_one_is_set(tiny_trained, tmp_pat
     from factory.distill import train_student
 
     seen = {}
-    for variant, setting in (("dm", None), ("dmd2", None), ("dm", 3)):
+    for variant, setting in (("dm", None), ("dmd2", None), ("dm", 3), ("regression", 3)):
         cfg = run_beside(tiny_trained, tmp_path / f"{variant}-{setting}")
         cfg.distill.fake_updates_per_generator_step = setting
         report = train_student(cfg, variant)
         seen[(variant, setting)] = (report["ttur"], report["critic_steps"], report["generator_steps"])
-    assert seen == {("dm", None): (1, 1, 1), ("dmd2", None): (5, 5, 1), ("dm", 3): (3, 3, 1)}
+    # regression alone has no critic: the setting does not apply to it
+    assert seen == {("dm", None): (1, 1, 1), ("dmd2", None): (5, 5, 1), ("dm", 3): (3, 3, 1),
+                    ("regression", 3): (1, 1, 1)}
+    cfg = run_beside(tiny_trained, tmp_path / "zero")
+    cfg.distill.fake_updates_per_generator_step = 0
+    with pytest.raises(ValueError, match="at least 1"):
+        train_student(cfg, "dm")
 
 
 def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
