@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .common import Timer, load_checkpoint, read_bundle, save_checkpoint, write_bundle, write_json
+from .common import Timer, load_checkpoint, read_bundle, save_checkpoint, sha256_file, write_bundle, write_json
 from .config import FactoryConfig, to_dict
 from .dataset import EmojiDataset
 
@@ -153,7 +153,7 @@ def restore_instrument(cfg: FactoryConfig, ds: EmojiDataset, path: Path = INSTRU
         print(f"classifier: {path.name} was not trained on this dataset's concepts; training one for it")
         return None
     # The evaluation report carries this: which instrument measured its figures.
-    report = {"restored_from": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+    report = {"restored_from": path.name, "sha256": sha256_file(path)[:16],
               "classes": meta["classes"], "as_trained": meta["report"]}
     print(f"classifier: using the committed instrument {path.name} ({report['sha256']}; top-1 on augmented "
           f"real images {meta['report']['augmented_real_top1']:.1f}% where it was trained)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import time
@@ -110,6 +111,14 @@ def save_grid(images: np.ndarray, path: Path, cols: int):
         grid[r * h:(r + 1) * h, k * w:(k + 1) * w] = im
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid).save(path)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_bundle(path: Path) -> tuple[dict, dict]:

@@ -41,7 +41,8 @@ import numpy as np
 import onnx
 import torch
 
-from .export import ExportError, UNetForExport, fp16_weights, ort_run, sha256_file
+from .common import sha256_file
+from .export import ExportError, UNetForExport, fp16_weights, ort_run
 
 OPSET = 17
 # protobuf's hard limit is 2 GiB; leave room for the graph itself.

@@ -12,7 +12,6 @@ staging folder that replaces the model folder only when everything passed).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -24,6 +23,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from .common import sha256_file
 from .config import FactoryConfig
 from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alphas_cumprod
 
@@ -44,14 +44,6 @@ def models_root(cfg: FactoryConfig) -> Path:
     (so `export` writes the same place whether run from the root or from training/)."""
     out = Path(cfg.export.out_dir)
     return out if out.is_absolute() else Path(__file__).resolve().parents[2] / out
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fp16_weights(model: onnx.ModelProto, min_elements: int = 1024) -> onnx.ModelProto:
@@ -256,10 +248,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         "export": {"opset": OPSET, **report},
         "quality": quality or {},
     }
-    from .manifest_schema import validate_manifest
-
-    validate_manifest(manifest)
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(stage / "manifest.json", manifest)
     if final.exists():
         shutil.rmtree(final)
     os.replace(stage, final)
@@ -299,9 +288,15 @@ def requote_quality(cfg: FactoryConfig) -> Path:
     return requote_manifest(models_root(cfg) / cfg.export.model_id / "manifest.json", Path(cfg.run_dir))
 
 
-def requote_manifest(path: Path, run: Path) -> Path:
+def write_manifest(path: Path, manifest: dict):
+    """Validated against the app's contract before it is written: a bad manifest never reaches disk."""
     from .manifest_schema import validate_manifest
 
+    validate_manifest(manifest)
+    path.write_text(json.dumps(manifest, indent=2))
+
+
+def requote_manifest(path: Path, run: Path) -> Path:
     manifest = json.loads(path.read_text())
     # the student named by the manifest itself: figures of another student are never quoted for it
     student = manifest["one_step"]["student_variant"]
@@ -309,8 +304,7 @@ def requote_manifest(path: Path, run: Path) -> Path:
     if "student" not in quality:
         raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")
     manifest["quality"] = quality
-    validate_manifest(manifest)
-    path.write_text(json.dumps(manifest, indent=2))
+    write_manifest(path, manifest)
     fid = quality.get("vs_teacher", {}).get("fid_ratio", {})
     print(f"requote: {path} quotes {quality['evaluation']} (FID ratio {fid.get('value', float('nan')):.3f}, {fid.get('verdict', '?')})")
     return path

@@ -208,7 +208,8 @@ def test_polish_gradient_removes_what_the_teacher_denoises_away():
 
 def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     from factory.distill import train_student
-    from factory.export import export_model, sha256_file
+    from factory.common import sha256_file
+    from factory.export import export_model
     from factory.manifest_schema import validate_manifest
 
     train_student(tiny_trained, tiny_trained.distill.variant)
