@@ -86,6 +86,11 @@ class DistillConfig:
     # generator along the guidance direction instead of towards what it gets wrong. With a TTUR above
     # 1 the first generator step waits for the next full round (e.g. 3 with 2 per step -> 4).
     critic_warmup_steps: int = 0
+    # DMD2's GAN term (a head on the fake score's bottleneck told real latents from generated ones).
+    # None = the variant's own: on for dmd2, off for dm and dmd; a value set applies to every variant
+    # with a critic (regression has none). A start without a trained head warms it up with the critic
+    # (critic_warmup_steps) before its logits steer the generator.
+    gan: bool | None = None
     gan_generator_weight: float = 3e-3
     gan_critic_weight: float = 1e-2
     ode_pairs: int = 4096

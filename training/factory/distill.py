@@ -171,6 +171,14 @@ def load_student(run_dir: Path, variant: str, device="cpu"):
     return unet.to(device).eval().requires_grad_(False), ck
 
 
+def gan_on(variant: str, setting: bool | None) -> bool:
+    """Whether a variant trains with DMD2's GAN term: its own rule (dmd2 only) unless `distill.gan` is set;
+    regression has no critic to put the head on."""
+    if variant == "regression":
+        return False
+    return variant == "dmd2" if setting is None else bool(setting)
+
+
 def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     from .autoencoder import load_autoencoder
     from .teacher import load_teacher, sample_grid
@@ -182,7 +190,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     c = cfg.distill
     use_dm = variant in ("dm", "dmd", "dmd2")
     use_reg = variant in ("regression", "dmd")
-    use_gan = variant == "dmd2"
+    use_gan = gan_on(variant, c.gan)
     ttur = c.fake_updates_per_generator_step
     if ttur is None:
         ttur = 5 if variant == "dmd2" else 1
@@ -231,11 +239,16 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         critic = "fake_score" in start and "head" in start
         if critic:
             fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
-        elif use_dm or use_gan:
+        # a start trained without the GAN term carries an untrained head: its logits would steer the
+        # generator at random until the critic rounds have taught it real from generated
+        start_gan = gan_on(start.get("variant", ""), start.get("config", {}).get("distill", {}).get("gan"))
+        fresh_head = use_gan and not (critic and start_gan)
+        if (use_dm or use_gan) and (not critic or fresh_head):
             critic_warmup = c.critic_warmup_steps
         acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
                   f"generator steps); fake score from {'it' if critic else 'the teacher'}"
-                  + (f", trained alone for {critic_warmup} iterations first" if critic_warmup else ""))
+                  + (", GAN head untrained" if fresh_head else "")
+                  + (f", critic trained alone for {critic_warmup} iterations first" if critic_warmup else ""))
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)
     ab = alphas_cumprod(dev)
@@ -342,7 +355,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     bar.close()
     report = {"variant": variant, "generator_steps": step, "critic_steps": it, "critic_warmup": critic_warmup,
               "train_seconds": round(earlier_s + timer.elapsed(), 1),
-              "batch_size": b, "ttur": ttur, "real_guidance": c.real_guidance, "log_tail": logs[-5:], "device": str(dev)}
+              "batch_size": b, "ttur": ttur, "gan": use_gan, "real_guidance": c.real_guidance, "log_tail": logs[-5:], "device": str(dev)}
     if acc.is_main_process:
         vae = load_autoencoder(cfg.run_dir, dev)
         sample_grid(cfg, None, vae, SHOWCASE_PROMPTS, run / "samples_final.png", device=dev,

@@ -138,6 +138,38 @@ def test_each_variant_takes_its_own_ttur_unless_one_is_set(tiny_trained, tmp_pat
         train_student(cfg, "dm")
 
 
+def test_the_gan_term_follows_the_variant_unless_set_and_a_fresh_head_warms_up_first(tiny_trained, tmp_path):
+    """distill.gan: None keeps DMD2's GAN to dmd2; True adds it to dm/dmd (regression has no critic).
+    Continuing a student trained without it, the untrained head learns with the critic before the
+    generator's first step; continuing one trained with it needs no warm-up."""
+    from factory.common import save_checkpoint
+    from factory.distill import gan_on, train_student
+
+    assert [gan_on(v, None) for v in ("regression", "dm", "dmd", "dmd2")] == [False, False, False, True]
+    assert [gan_on(v, True) for v in ("regression", "dm", "dmd", "dmd2")] == [False, True, True, True]
+    assert gan_on("dmd2", False) is False
+    train_student(tiny_trained, "dmd2")
+    gan_start = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    plain = run_beside(tiny_trained, tmp_path / "plain")
+    plain.distill.fake_updates_per_generator_step = 1
+    plain_report = train_student(plain, "dm")
+    assert plain_report["gan"] is False
+    plain_start = load_checkpoint(Path(plain.run_dir) / "distill" / "dm" / "student.pt")
+    reports, heads = {}, {}
+    for name, start in (("from-plain", plain_start), ("from-gan", gan_start)):
+        cfg = run_beside(tiny_trained, tmp_path / name)
+        save_checkpoint(Path(cfg.run_dir) / "distill" / "start" / "student.pt", start)
+        cfg.distill.init_from, cfg.distill.critic_warmup_steps, cfg.distill.gan = "start", 2, True
+        cfg.distill.fake_updates_per_generator_step = 1
+        reports[name] = train_student(cfg, "dmd")
+        heads[name] = load_checkpoint(Path(cfg.run_dir) / "distill" / "dmd" / "student.pt")["head"]
+    assert reports["from-plain"]["gan"] and reports["from-gan"]["gan"]
+    assert reports["from-plain"]["critic_warmup"] == 2 and reports["from-plain"]["critic_steps"] == 3
+    assert reports["from-gan"]["critic_warmup"] == 0 and reports["from-gan"]["critic_steps"] == 1
+    moved = lambda a, b: any(not torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert moved(heads["from-plain"], plain_start["head"]), "the GAN head did not train"
+
+
 def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
     from factory.common import save_checkpoint
     from factory.distill import train_student
