@@ -19,6 +19,7 @@ main/sd_guidance.py), re-written here:
   GAN (DMD2)            a small head on the fake score's bottleneck (mid block) classifies noisy real
                         latents vs noisy generator latents; generator loss softplus(-logit_fake),
                         critic loss softplus(logit_fake) + softplus(-logit_real)
+                        (dmd2's by default; `distill.gan` adds it to dm and dmd)
 
 Variants (the ablation): regression | dm | dmd (dm + regression) | dmd2 (dm + TTUR + GAN).
 """
