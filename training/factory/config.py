@@ -81,15 +81,16 @@ class DistillConfig:
     polish_weight: float = 0.0
     polish_t: tuple = (50, 250)
     # Critic-only iterations before the first generator step, when the generator starts from a
-    # student but the fake score restarts from the teacher (an imported ONNX student has none):
-    # DM's gradient is real - fake, and a fake score that still describes the teacher would push the
-    # generator along the guidance direction instead of towards what it gets wrong. With a TTUR above
+    # student but the fake score restarts from the teacher (an imported ONNX student has none), or
+    # the GAN term is on and the start's head never trained: DM's gradient is real - fake, and a fake
+    # score that still describes the teacher would push the generator along the guidance direction
+    # instead of towards what it gets wrong (an untrained head, at random). With a TTUR above
     # 1 the first generator step waits for the next full round (e.g. 3 with 2 per step -> 4).
     critic_warmup_steps: int = 0
     # DMD2's GAN term (a head on the fake score's bottleneck told real latents from generated ones).
     # None = the variant's own: on for dmd2, off for dm and dmd; a value set applies to every variant
-    # with a critic (regression has none). A start without a trained head warms it up with the critic
-    # (critic_warmup_steps) before its logits steer the generator.
+    # with a critic (regression has none). A start without a trained head gets critic_warmup_steps
+    # critic-only iterations first (none when that is 0: the run then says so in its log).
     gan: bool | None = None
     gan_generator_weight: float = 3e-3
     gan_critic_weight: float = 1e-2

@@ -215,7 +215,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     ema = EMA(generator, c.ema_decay)
     pairs = make_ode_pairs(cfg, real_score, emb, cap_index, uncond, train_idx, dev, ode_pairs_path(cfg)) if use_reg else None
     step = it = 0
-    critic_warmup = 0  # critic-only iterations at the start (critic_warmup_steps, when the critic restarts)
+    critic_warmup = 0  # critic-only iterations at the start (critic_warmup_steps: a restarted critic or a fresh GAN head)
     earlier_s, logs = 0.0, []  # training time and loss log of the runs this one resumes
     ck = load_checkpoint(run / "student.pt")
     if ck is not None:
@@ -242,13 +242,15 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
             fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
         # a start trained without the GAN term carries an untrained head: its logits would steer the
         # generator at random until the critic rounds have taught it real from generated
-        start_gan = gan_on(start.get("variant", ""), start.get("config", {}).get("distill", {}).get("gan"))
+        start_gan = gan_on(start.get("variant", ""), start["config"]["distill"].get("gan"))
         fresh_head = use_gan and not (critic and start_gan)
         if (use_dm or use_gan) and (not critic or fresh_head):
             critic_warmup = c.critic_warmup_steps
         acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
                   f"generator steps); fake score from {'it' if critic else 'the teacher'}"
-                  + (", GAN head untrained" if fresh_head else "")
+                  + (", GAN head untrained" + ("" if c.critic_warmup_steps else
+                                               " and critic_warmup_steps is 0: it steers the generator untrained")
+                     if fresh_head else "")
                   + (f", critic trained alone for {critic_warmup} iterations first" if critic_warmup else ""))
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)

@@ -141,7 +141,8 @@ def test_each_variant_takes_its_own_ttur_unless_one_is_set(tiny_trained, tmp_pat
 def test_the_gan_term_follows_the_variant_unless_set_and_a_fresh_head_warms_up_first(tiny_trained, tmp_path):
     """distill.gan: None keeps DMD2's GAN to dmd2; True adds it to dm/dmd (regression has no critic).
     Continuing a student trained without it, the untrained head learns with the critic before the
-    generator's first step; continuing one trained with it needs no warm-up."""
+    generator's first step; continuing one trained with it (by variant or by the setting), or
+    continuing without the term, needs no warm-up, and the start's head is carried over."""
     from factory.common import save_checkpoint
     from factory.distill import gan_on, train_student
 
@@ -149,25 +150,35 @@ def test_the_gan_term_follows_the_variant_unless_set_and_a_fresh_head_warms_up_f
     assert [gan_on(v, True) for v in ("regression", "dm", "dmd", "dmd2")] == [False, True, True, True]
     assert gan_on("dmd2", False) is False
     train_student(tiny_trained, "dmd2")
-    gan_start = load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")
+    starts = {"dmd2": load_checkpoint(Path(tiny_trained.run_dir) / "distill" / "dmd2" / "student.pt")}
     plain = run_beside(tiny_trained, tmp_path / "plain")
     plain.distill.fake_updates_per_generator_step = 1
-    plain_report = train_student(plain, "dm")
-    assert plain_report["gan"] is False
-    plain_start = load_checkpoint(Path(plain.run_dir) / "distill" / "dm" / "student.pt")
+    assert train_student(plain, "dm")["gan"] is False
+    starts["plain"] = load_checkpoint(Path(plain.run_dir) / "distill" / "dm" / "student.pt")
     reports, heads = {}, {}
-    for name, start in (("from-plain", plain_start), ("from-gan", gan_start)):
+
+    def continue_from(name, start, gan, lr_fake=None):
         cfg = run_beside(tiny_trained, tmp_path / name)
-        save_checkpoint(Path(cfg.run_dir) / "distill" / "start" / "student.pt", start)
-        cfg.distill.init_from, cfg.distill.critic_warmup_steps, cfg.distill.gan = "start", 2, True
+        save_checkpoint(Path(cfg.run_dir) / "distill" / "start" / "student.pt", starts[start])
+        cfg.distill.init_from, cfg.distill.critic_warmup_steps, cfg.distill.gan = "start", 2, gan
         cfg.distill.fake_updates_per_generator_step = 1
+        if lr_fake is not None:
+            cfg.distill.lr_fake = lr_fake
         reports[name] = train_student(cfg, "dmd")
         heads[name] = load_checkpoint(Path(cfg.run_dir) / "distill" / "dmd" / "student.pt")["head"]
-    assert reports["from-plain"]["gan"] and reports["from-gan"]["gan"]
-    assert reports["from-plain"]["critic_warmup"] == 2 and reports["from-plain"]["critic_steps"] == 3
-    assert reports["from-gan"]["critic_warmup"] == 0 and reports["from-gan"]["critic_steps"] == 1
-    moved = lambda a, b: any(not torch.equal(a[k], b[k]) for k in a)  # noqa: E731
-    assert moved(heads["from-plain"], plain_start["head"]), "the GAN head did not train"
+        return Path(cfg.run_dir) / "distill" / "dmd" / "student.pt"
+
+    starts["gan-set"] = load_checkpoint(continue_from("plain+gan", "plain", True))
+    continue_from("dmd2+gan", "dmd2", True, lr_fake=0.0)  # the critic cannot move: its head must be the start's
+    continue_from("gan-set+gan", "gan-set", True)
+    continue_from("plain-no-gan", "plain", None)
+    counts = {k: (r["gan"], r["critic_warmup"], r["critic_steps"]) for k, r in reports.items()}
+    assert counts == {"plain+gan": (True, 2, 3), "dmd2+gan": (True, 0, 1), "gan-set+gan": (True, 0, 1),
+                      "plain-no-gan": (False, 0, 1)}
+    differs = lambda a, b: any(not torch.equal(a[k], b[k]) for k in a)  # noqa: E731
+    assert differs(heads["plain+gan"], starts["plain"]["head"]), "the GAN head did not train"
+    assert not differs(heads["dmd2+gan"], starts["dmd2"]["head"]), "the start's trained head was not carried over"
+    assert differs(starts["dmd2"]["head"], starts["plain"]["head"]), "dmd2's head never trained: the check above proves nothing"
 
 
 def test_a_resumed_student_reports_the_time_and_losses_of_the_runs_before_it(tiny_trained, tmp_path):
