@@ -246,11 +246,11 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         fresh_head = use_gan and not (critic and start_gan)
         if (use_dm or use_gan) and (not critic or fresh_head):
             critic_warmup = c.critic_warmup_steps
+        head_note = ""
+        if fresh_head:
+            head_note = ", GAN head untrained" + ("" if critic_warmup else " (critic_warmup_steps is 0: it steers the generator untrained)")
         acc.print(f"distill[{variant}]: generator starts from student '{c.init_from}' ({start.get('step')} "
-                  f"generator steps); fake score from {'it' if critic else 'the teacher'}"
-                  + (", GAN head untrained" + ("" if c.critic_warmup_steps else
-                                               " and critic_warmup_steps is 0: it steers the generator untrained")
-                     if fresh_head else "")
+                  f"generator steps); fake score from {'it' if critic else 'the teacher'}{head_note}"
                   + (f", critic trained alone for {critic_warmup} iterations first" if critic_warmup else ""))
     generator, fake_score, head, opt_g, opt_f = acc.prepare(generator, fake_score, head, opt_g, opt_f)
     ema.model.to(dev)

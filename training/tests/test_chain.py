@@ -165,10 +165,11 @@ def test_the_gan_term_follows_the_variant_unless_set_and_a_fresh_head_warms_up_f
         if lr_fake is not None:
             cfg.distill.lr_fake = lr_fake
         reports[name] = train_student(cfg, "dmd")
-        heads[name] = load_checkpoint(Path(cfg.run_dir) / "distill" / "dmd" / "student.pt")["head"]
-        return Path(cfg.run_dir) / "distill" / "dmd" / "student.pt"
+        ck = load_checkpoint(Path(cfg.run_dir) / "distill" / "dmd" / "student.pt")
+        heads[name] = ck["head"]
+        return ck
 
-    starts["gan-set"] = load_checkpoint(continue_from("plain+gan", "plain", True))
+    starts["gan-set"] = continue_from("plain+gan", "plain", True)
     continue_from("dmd2+gan", "dmd2", True, lr_fake=0.0)  # the critic cannot move: its head must be the start's
     continue_from("gan-set+gan", "gan-set", True)
     continue_from("plain-no-gan", "plain", None)
