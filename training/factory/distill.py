@@ -180,6 +180,17 @@ def gan_on(variant: str, setting: bool | None) -> bool:
     return variant == "dmd2" if setting is None else bool(setting)
 
 
+def ttur_for(variant: str, setting: int | None) -> int:
+    """Fake-score updates per generator step: the variant's own (DMD2's 5 for dmd2, DMD's 1 for dm and dmd)
+    unless `distill.fake_updates_per_generator_step` is set; regression has no critic, so a generator
+    step every iteration."""
+    if setting is not None and setting < 1:
+        raise ValueError(f"fake_updates_per_generator_step must be at least 1 (got {setting})")
+    if variant == "regression":
+        return 1
+    return (5 if variant == "dmd2" else 1) if setting is None else setting
+
+
 def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     from .autoencoder import load_autoencoder
     from .teacher import load_teacher, sample_grid
@@ -192,13 +203,7 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
     use_dm = variant in ("dm", "dmd", "dmd2")
     use_reg = variant in ("regression", "dmd")
     use_gan = gan_on(variant, c.gan)
-    ttur = c.fake_updates_per_generator_step
-    if ttur is None:
-        ttur = 5 if variant == "dmd2" else 1
-    elif ttur < 1:
-        raise ValueError(f"fake_updates_per_generator_step must be at least 1 (got {ttur})")
-    if not (use_dm or use_gan):
-        ttur = 1  # regression alone has no critic: a generator step every iteration
+    ttur = ttur_for(variant, c.fake_updates_per_generator_step)
     acc = make_accelerator(bf16=True)
     dev = acc.device
     ds, latents, bank = latents_and_bank(cfg, dev)
