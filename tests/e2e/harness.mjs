@@ -1,10 +1,16 @@
 // A tiny test harness for the e2e suite: sequential tests sharing one browser, one summary line.
 // (@playwright/test would bring its own runner and reporters; these few tests need neither.)
+//
+// A test that cannot run without an earlier one's outcome (the model loaded, say) names it in
+// `needs`; when that one failed, the test is reported as not run, naming the first failure, and
+// counted as failed: one broken step shows as itself, not as a cascade of unrelated errors.
 
 const tests = [];
 
-export function test(name, fn, { timeoutMs = 120_000 } = {}) {
-  tests.push({ name, fn, timeoutMs });
+export function test(name, fn, { timeoutMs = 120_000, needs = [] } = {}) {
+  const known = new Set(tests.map((t) => t.name));
+  for (const n of needs) if (!known.has(n)) throw new Error(`test "${name}" needs "${n}", which is not registered before it`);
+  tests.push({ name, fn, timeoutMs, needs });
 }
 
 function withTimeout(promise, ms, name) {
@@ -18,11 +24,26 @@ function withTimeout(promise, ms, name) {
   });
 }
 
-/** Runs every registered test in order; later tests may depend on state earlier ones left. */
+/**
+ * Runs every registered test in order. A test whose `needs` did not pass is not run; it counts as
+ * failed, and `notRun` says how many were.
+ */
 export async function runAll() {
   let passed = 0;
   let failed = 0;
+  let notRun = 0;
+  // name → why it did not pass: its own failure's name, or the first failure it waited on
+  const didNotPass = new Map();
   for (const t of tests) {
+    const blocker = t.needs.find((n) => didNotPass.has(n));
+    if (blocker !== undefined) {
+      const first = didNotPass.get(blocker);
+      didNotPass.set(t.name, first);
+      failed += 1;
+      notRun += 1;
+      console.log(`  – ${t.name}: not run (needs "${blocker}"${first === blocker ? '' : `, not run because "${first}"`} failed)`);
+      continue;
+    }
     const started = Date.now();
     try {
       await withTimeout(Promise.resolve().then(t.fn), t.timeoutMs, t.name);
@@ -30,11 +51,13 @@ export async function runAll() {
       console.log(`  ✓ ${t.name} (${Date.now() - started} ms)`);
     } catch (err) {
       failed += 1;
+      didNotPass.set(t.name, t.name);
       console.log(`  ✗ ${t.name} (${Date.now() - started} ms)\n      ${String(err?.stack ?? err).split('\n').slice(0, 4).join('\n      ')}`);
     }
   }
   tests.length = 0;
-  return { passed, failed };
+  if (notRun > 0) console.log(`  ${notRun} not run because a test they need failed (counted as failed)`);
+  return { passed, failed, notRun };
 }
 
 export function assert(cond, message) {

@@ -114,7 +114,7 @@ export async function run({ baseUrl, root }) {
     await waitReady(page);
     const img = await typeAndWait(page, 'green tree');
     assert(img.std > 8, 'the new build paints');
-  }, { timeoutMs: 300_000 });
+  }, { timeoutMs: 300_000, needs: ['the app is installable: manifest, icons, no installability errors'] });
 
   try {
     return await runAll();

@@ -74,7 +74,7 @@ export async function run({ baseUrl }) {
     const violations = await page.evaluate(() => window.__cspViolations);
     assert(violations.length === 0, `no CSP violation in normal use (ORT WASM, workers, canvas, icons): ${JSON.stringify(violations)}`);
     assert(await page.evaluate(() => crossOriginIsolated), 'still cross-origin isolated');
-  });
+  }, { needs: ['normal use: every request is to our own origin, and the prompt is never sent'] });
 
   test('script typed into the prompt or put in a shared link never runs; injected inline script is blocked', async () => {
     const evil = '"><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"><svg onload="window.__pwned=3">';

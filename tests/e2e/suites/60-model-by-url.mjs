@@ -224,7 +224,8 @@ export async function run({ baseUrl, timings, root }) {
       assert(await page.isHidden('#model-plan'), 'the stale plan is withdrawn (Check reads the repository again)');
     }, { timeoutMs: 180_000 });
 
-    test('adds the tiny SD by URL: size and licence shown, downloads with progress (after a worker restart), verifies, caches, generates', async () => {
+    const ADD = 'adds the tiny SD by URL: size and licence shown, downloads with progress (after a worker restart), verifies, caches, generates';
+    test(ADD, async () => {
       await page.evaluate(() => {
         window.__statusLog = [];
         const s = document.getElementById('status');
@@ -303,7 +304,7 @@ export async function run({ baseUrl, timings, root }) {
         } finally {
           await gpuBrowser.close();
         }
-      }, { timeoutMs: 900_000 });
+      }, { timeoutMs: 900_000, needs: [ADD] });
     }
 
     test('with the hub stopped, a reload loads the added model from IndexedDB and paints the same image', async () => {
@@ -317,7 +318,7 @@ export async function run({ baseUrl, timings, root }) {
       assert(Object.values(sources).every((s) => s === 'cache'), `every file from this device: ${JSON.stringify(sources)}`);
       const s = await typeAndWait(page, 'a red apple');
       assert(s.hash === before, `same pixels offline (${s.hash} vs ${before})`);
-    }, { timeoutMs: 120_000 });
+    }, { timeoutMs: 120_000, needs: [ADD] });
 
     test('the page has no console errors', async () => {
       // Refused loads log nothing; failed fetches of the stopped hub would, but none are made.
