@@ -41,6 +41,29 @@ class AEConfig:
 
 
 @dataclass
+class DecoderConfig:
+    """The browser decoder (browser_decoder.py) that replaces the autoencoder's in the export."""
+    name: str = "decoder"  # folder under run_dir: the one the export and evaluation use
+    init_from: str | None = None  # another decoder folder whose EMA weights start this one
+    channels: tuple = (64, 32, 16)  # at 16x16, 32x32, 64x64 (pixel shuffle to 128x128)
+    blocks: tuple = (1, 1, 1)  # residual blocks per resolution
+    lr: float = 2e-3
+    batch_size: int = 32
+    max_steps: int = 12000
+    time_budget_s: float | None = None
+    ema_decay: float = 0.999
+    gradient_weight: float = 0.5  # L1 on image differences: keeps edges sharp
+    # robustness to the one-step student: this share of each batch gets one of the student's grain
+    # residuals (high-pass of what one teacher step at t=100 removes from a student output) scaled by
+    # U(residual_scale) added
+    residual_share: float = 0.5
+    residual_scale: tuple = (0.5, 1.25)
+    residual_samples: int = 512
+    residual_guidance: float = 2.5  # the teacher's guidance in that step (the shipped student's)
+    checkpoint_every_s: float = 120.0
+
+
+@dataclass
 class TeacherConfig:
     block_out_channels: tuple = (128, 192, 256)
     layers_per_block: int = 2
@@ -125,6 +148,13 @@ class EvalConfig:
     reference_teachers: tuple = ("teacher@25x5.0", "teacher@25x3.5")
     bootstrap_resamples: int = 2000
     fid_resamples: int = 200
+    # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
+    # encoder's weights are "fp32" or "int8" (as onnx_weights stores them). Give each its own name.
+    decoder: str = "autoencoder"
+    text_weights: str = "fp32"
+    # another evaluation (its eval.name) whose pipeline every model here is also judged against, with
+    # the same prompts and seeds: old pipeline vs new, paired (report "baseline")
+    baseline: str | None = None
     # Folder under run_dir for the images and the report; a larger evaluation (more prompts per
     # split) gets its own name, so it neither overwrites nor reuses the standard one.
     name: str = "eval"
@@ -145,6 +175,11 @@ class ExportConfig:
     out_dir: str = "public/models"
     fp16: bool = True
     parity_tolerance: float = 2e-2
+    # text encoder weights: "int8" (weight-only, onnx_weights.py) or "fp16"
+    text_weights: str = "int8"
+    # "autoencoder": the autoencoder's own decoder (1.37 GFLOP, shipped); "browser": the decoder
+    # stage's network (browser_decoder.py, 0.14 GFLOP; not shipped yet: it cost FID, LAB_NOTEBOOK.md)
+    decoder: str = "autoencoder"
 
 
 @dataclass
@@ -154,6 +189,7 @@ class FactoryConfig:
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
     ae: AEConfig = field(default_factory=AEConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -42,7 +42,8 @@ import onnx
 import torch
 
 from .common import sha256_file
-from .export import ExportError, UNetForExport, fp16_weights, ort_run
+from .export import ExportError, UNetForExport, ort_run
+from .onnx_weights import fp16_weights
 
 OPSET = 17
 # protobuf's hard limit is 2 GiB; leave room for the graph itself.

@@ -48,18 +48,22 @@ def seeded_noise(seeds, shape=(4, 16, 16)) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate_set(items, sampler, text_encoder, vae, scale, device, batch=256) -> np.ndarray:
-    """sampler(noise, cond, uncond) -> latents. Returns uint8 [N, 64, 64, 3]."""
+def generate_set(items, sampler, text_encoder, decode, device, batch=256) -> tuple[np.ndarray, np.ndarray]:
+    """sampler(noise, cond, uncond) -> latents; decode(latents) -> 128 px images in [-1, 1].
+    Returns uint8 [N, 64, 64, 3] (what the classifier sees) and each 128 px image's grain."""
     import torch.nn.functional as F
 
-    out = []
+    from .grain import image_grain
+
+    out, grains = [], []
     uncond = text_encoder.encode([""]).to(device)
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         cond = text_encoder.encode([p for p, _, _ in chunk]).to(device)
         noise = seeded_noise([s for _, _, s in chunk]).to(device)
         z = sampler(noise, cond, uncond.expand(len(chunk), -1, -1)).float()
-        img = vae.decode(z / scale).sample.float().clamp(-1, 1)
+        img = decode(z).float().clamp(-1, 1)
+        grains.append(image_grain(img).cpu().numpy())
         img = F.avg_pool2d(img, 2)
         out.append(((img + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
-    return np.concatenate(out)
+    return np.concatenate(out), np.concatenate(grains)

@@ -8,7 +8,11 @@ in the feature space of the evaluation classifier (classifier.py, trained on rea
   prompt accuracy    top-1 / top-5 of the intended concept: train captions, val captions (concepts
                      the generator never saw) and paraphrases (wordings that never occur in captions)
   diversity          mean pairwise feature distance over the seeds of each diversity prompt
+  grain              colour grain in flat regions of the 128 px images (grain.image_grain, 0-255 levels)
   NFE                network evaluations per image (UNet calls; CFG counts 2 per step)
+
+The pipeline around the UNet is a setting (eval.decoder, eval.text_weights), so the old pipeline and
+the browser one are measured with the same instrument, prompts and seeds (each under its own eval.name).
 
 Sanity rows: real vs real (two disjoint halves of the real images) and pure noise.
 Results: runs/<run>/eval/report.json and a markdown table (eval/report.md) for the model card.
@@ -52,19 +56,46 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
     return out
 
 
+def pipeline_parts(cfg: FactoryConfig, device="cpu"):
+    """(text encoder, decode) of the pipeline eval.text_weights / eval.decoder name: the text encoder
+    with its weights as the export stores them (int8: the same rounding as onnx_weights), and
+    latents -> 128 px images with the autoencoder's decoder or the browser decoder."""
+    from .autoencoder import load_autoencoder
+    from .conditioning import text_encoder_for
+
+    vae, scale = load_autoencoder(cfg.run_dir, device)
+    if cfg.eval.decoder == "browser":
+        from .browser_decoder import load_browser_decoder
+
+        dec = load_browser_decoder(cfg.run_dir, device, cfg.decoder.name)
+        decode = lambda z: dec(z / scale)  # noqa: E731
+    elif cfg.eval.decoder == "autoencoder":
+        decode = lambda z: vae.decode(z / scale).sample  # noqa: E731
+    else:
+        raise ValueError(f"eval.decoder must be 'browser' or 'autoencoder', not {cfg.eval.decoder!r}")
+    enc = text_encoder_for(cfg, device)
+    if cfg.eval.text_weights == "int8":
+        from .onnx_weights import int8_text_encoder
+
+        enc = int8_text_encoder(enc)
+    elif cfg.eval.text_weights != "fp32":
+        raise ValueError(f"eval.text_weights must be 'int8' or 'fp32', not {cfg.eval.text_weights!r}")
+    return enc, decode
+
+
 def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict[str, np.ndarray]:
-    """Cached generation of every prompt set for one model key (a cached larger set is sliced)."""
+    """Cached generation of every prompt set for one model key (a cached larger set is sliced).
+    Also returns each set's per-image grain as "grain_<set>" where the cache has it."""
     path = images_path(cfg, key)
     if path.exists():
         d = np.load(path)
         if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets):
-            return {k: d[k][:len(v)] for k, v in sets.items()}
-    from .autoencoder import load_autoencoder
-    from .conditioning import text_encoder_for
+            out = {k: d[k][:len(v)] for k, v in sets.items()}
+            out.update({f"grain_{k}": d[f"grain_{k}"][:len(v)] for k, v in sets.items() if f"grain_{k}" in d.files})
+            return out
     from .diffusion import POLISH_T, ddim_sample, one_step, teacher_step
 
-    vae, scale = load_autoencoder(cfg.run_dir, device)
-    enc = text_encoder_for(cfg, device)
+    enc, decode = pipeline_parts(cfg, device)
     if key.startswith("teacher@"):
         from .teacher import load_teacher
 
@@ -90,7 +121,9 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
             return teacher_step(teacher, x, c, u, POLISH_T, distilled_guidance(ck), again)
     else:
         raise ValueError(f"unknown model key {key}")
-    out = {name: generate_set(items, sampler, enc, vae, scale, device, batch=64) for name, items in sets.items()}
+    out = {}
+    for name, items in sets.items():
+        out[name], out[f"grain_{name}"] = generate_set(items, sampler, enc, decode, device, batch=64)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **out, prompts=np.array(json.dumps(sets)))
     return out
@@ -137,6 +170,8 @@ def item_scores(clf, images: dict[str, np.ndarray], sets: dict) -> dict:
         out["feats"][name] = feats
         out["top1"][name] = (top5[:, 0] == target).numpy()
         out["top5"][name] = (top5 == target[:, None]).any(1).numpy()
+    if all(f"grain_{name}" in images for name in SPLITS):
+        out["grain"] = {name: images[f"grain_{name}"] for name in SPLITS}
     feats, _ = features_and_logits(clf, images["diversity"])
     seeds = len(sets["diversity"]) // len({c for _, c, _ in sets["diversity"]})
     feats = feats.reshape(-1, seeds, feats.shape[-1])
@@ -153,6 +188,8 @@ def summarize(scores: dict, real_feats: np.ndarray) -> dict:
         res[f"{name}_top5"] = float(scores["top5"][name].mean() * 100)
     res["fid"] = frechet(np.concatenate([scores["feats"][n] for n in SPLITS]), real_feats)
     res["diversity"] = float(scores["diversity"].mean())
+    if "grain" in scores:
+        res["grain"] = float(np.concatenate([scores["grain"][n] for n in SPLITS]).mean())
     return res
 
 
@@ -188,7 +225,15 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     from . import verdict  # imports this module's frechet and SPLITS
 
     vs_teacher, ablation = verdict.judge_students(cfg, rows, scores, feats_a)
+    vs_baseline, base_rows = {}, {}
+    if cfg.eval.baseline:  # the same models and prompts through the baseline evaluation's pipeline
+        base_cfg = baseline_config(cfg)
+        base_scores = {k: item_scores(clf, generate_for(base_cfg, k, sets, device), sets) for k, _ in models}
+        base_rows = {k: {**summarize(v, feats_a), "nfe": rows[k]["nfe"]} for k, v in base_scores.items()}
+        vs_baseline = verdict.judge_pipelines(cfg, rows, scores, base_rows, base_scores, feats_a)
     report = {"rows": rows, "vs_teacher": vs_teacher, "ablation": ablation, "sets": {k: len(v) for k, v in sets.items()},
+              "pipeline": {"decoder": cfg.eval.decoder, "text_weights": cfg.eval.text_weights},
+              "baseline": {"name": cfg.eval.baseline, "rows": base_rows, "vs_baseline": vs_baseline} if vs_baseline else None,
               "classifier": clf.report}
     out = eval_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -200,9 +245,26 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
         text += f"\nStudent vs teacher, {how}:\n\n" + verdict.markdown_table(verdict.vs_teacher_rows(vs_teacher), "student vs teacher", with_targets=True)
     if ablation:
         text += f"\nAblation, student a vs student b, {how}:\n\n" + verdict.markdown_table(ablation, "a vs b")
+    if vs_baseline:
+        text += (f"\nThe baseline's pipeline ({cfg.eval.baseline}):\n\n" + markdown_table(base_rows)
+                 + f"\nThis pipeline vs the baseline's, each model, {how}:\n\n" + verdict.markdown_table(vs_baseline, "this vs baseline"))
     (out / "report.md").write_text(text)
     print(text)
     return report
+
+
+def baseline_config(cfg: FactoryConfig) -> FactoryConfig:
+    """cfg with eval.name = eval.baseline and that evaluation's pipeline (from its report; a report
+    without one measured the autoencoder's decoder and fp32 MiniLM)."""
+    import copy
+
+    base = copy.deepcopy(cfg)
+    base.eval.name, base.eval.baseline = cfg.eval.baseline, None
+    path = eval_dir(base) / "report.json"
+    pipeline = json.loads(path.read_text()).get("pipeline") if path.exists() else None
+    pipeline = pipeline or {"decoder": "autoencoder", "text_weights": "fp32"}
+    base.eval.decoder, base.eval.text_weights = pipeline["decoder"], pipeline["text_weights"]
+    return base
 
 
 def discover_students(cfg: FactoryConfig) -> list[str]:
@@ -219,7 +281,7 @@ def markdown_table(rows: dict) -> str:
             ("train_top5", "train top-5 %", "{:.1f}"), ("val_top1", "val top-1 %", "{:.1f}"),
             ("val_top5", "val top-5 %", "{:.1f}"), ("paraphrase_top1", "paraphrase top-1 %", "{:.1f}"),
             ("paraphrase_top5", "paraphrase top-5 %", "{:.1f}"), ("diversity", "diversity", "{:.3f}"),
-            ("nfe", "NFE / image", "{}")]
+            ("grain", "grain ↓", "{:.2f}"), ("nfe", "NFE / image", "{}")]
     lines = ["| model | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, r in rows.items():
         lines.append(f"| {name} | " + " | ".join(f.format(r[k]) if k in r else "–" for k, _, f in cols) + " |")

@@ -27,9 +27,9 @@ from onnx import numpy_helper
 
 from .common import checkpoint_state, save_checkpoint, write_json
 from .config import FactoryConfig, from_dict
+from .onnx_weights import FP16_SUFFIX  # fp16_weights' name for a half-precision copy of an initializer
 
 MARKER_BASE = 1 << 20  # above every small constant the exporter adds itself (0, 1, shapes, epsilons)
-FP16_SUFFIX = "__fp16"  # export.fp16_weights' name for a half-precision copy of an initializer
 
 
 class OnnxImportError(RuntimeError):

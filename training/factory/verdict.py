@@ -25,6 +25,7 @@ TARGETS = {
     "val_top1_gap": (">=", -3.0),
     "paraphrase_top1_gap": (">=", -3.0),
     "diversity_ratio": (">=", 0.8),
+    "grain_ratio": ("<=", 1.1),
 }
 
 
@@ -41,6 +42,8 @@ def replicates(scores: dict, real_feats: np.ndarray, idx: dict[str, np.ndarray],
     FID, a matrix square root per resample, uses only the first `fid_resamples` of them."""
     out = {f"{name}_top1": scores["top1"][name][idx[name]].mean(1) * 100 for name in SPLITS}
     out["diversity"] = scores["diversity"][idx["diversity"]].mean(1)
+    if "grain" in scores:  # per image of the three splits, resampled with the same prompts
+        out["grain"] = np.concatenate([scores["grain"][n][idx[n]] for n in SPLITS], axis=1).mean(1)
     out["fid"] = np.array([frechet(np.concatenate([scores["feats"][n][idx[n][b]] for n in SPLITS]), real_feats)
                            for b in range(min(fid_resamples, len(idx["diversity"])))])
     return out
@@ -69,6 +72,8 @@ def paired(a: dict, b: dict, rep_a: dict, rep_b: dict) -> dict:
     for name in SPLITS:
         k = f"{name}_top1"
         pairs[f"{name}_top1_gap"] = (a[k] - b[k], rep_a[k] - rep_b[k])
+    if "grain" in rep_a and "grain" in rep_b:
+        pairs["grain_ratio"] = (a["grain"] / b["grain"], rep_a["grain"] / rep_b["grain"])
     out = {}
     for figure, (value, reps) in pairs.items():
         lo, hi = (float(v) for v in np.percentile(reps, [2.5, 97.5]))
@@ -97,7 +102,7 @@ def compare(student: dict, teacher: dict, rep_s: dict, rep_t: dict, fid_floor: f
 
 # For two students: the side of "no difference" on which a figure says the first one is better.
 BETTER = {"fid_ratio": ("<=", 1.0), "diversity_ratio": (">=", 1.0), "train_top1_gap": (">=", 0.0),
-          "val_top1_gap": (">=", 0.0), "paraphrase_top1_gap": (">=", 0.0)}
+          "val_top1_gap": (">=", 0.0), "paraphrase_top1_gap": (">=", 0.0), "grain_ratio": ("<=", 1.0)}
 
 
 def contrast(name_a: str, name_b: str, a: dict, b: dict, rep_a: dict, rep_b: dict) -> dict:
@@ -134,10 +139,25 @@ def judge_students(cfg: FactoryConfig, rows: dict, scores: dict, real_feats: np.
     return vs_teacher, ablation
 
 
+def judge_pipelines(cfg: FactoryConfig, rows: dict, scores: dict, base_rows: dict, base_scores: dict,
+                    real_feats: np.ndarray) -> dict:
+    """Each model through this evaluation's pipeline against the same model through the baseline's
+    (eval.baseline), same prompts and seeds, paired resamples: {model: figures, "this"/"baseline" better}."""
+    keys = [k for k in scores if k in base_scores]
+    if not keys:
+        return {}
+    idx = resamples(scores[keys[0]], cfg.eval.bootstrap_resamples)
+    out = {}
+    for k in keys:
+        rep, base = (replicates(s[k], real_feats, idx, cfg.eval.fid_resamples) for s in (scores, base_scores))
+        out[k] = contrast("this", "baseline", rows[k], base_rows[k], rep, base)
+    return out
+
+
 # three decimals for ratios: at two, a missed 1.1003 would print as the bar itself
 COLUMNS = [("fid_ratio", "FID ratio", "{:.3f}"), ("train_top1_gap", "train top-1 gap, points", "{:+.1f}"),
            ("val_top1_gap", "val top-1 gap", "{:+.1f}"), ("paraphrase_top1_gap", "paraphrase top-1 gap", "{:+.1f}"),
-           ("diversity_ratio", "diversity ratio", "{:.3f}")]
+           ("diversity_ratio", "diversity ratio", "{:.3f}"), ("grain_ratio", "grain ratio", "{:.3f}")]
 
 
 def markdown_table(rows: dict[str, dict], first_column: str, with_targets: bool = False) -> str:
@@ -151,6 +171,9 @@ def markdown_table(rows: dict[str, dict], first_column: str, with_targets: bool 
     for label, figs in rows.items():
         cells = []
         for key, _, fmt in COLUMNS:
+            if key not in figs:  # images without grain figures (generated before grain was measured)
+                cells.append("–")
+                continue
             f = figs[key]
             v, lo, hi = (fmt.format(x + 0.0) for x in (f["value"], f["lo"], f["hi"]))  # + 0.0: no "-0.0"
             cells.append(f"{v} [{lo}, {hi}] {f['verdict']}")

@@ -99,7 +99,7 @@ def main():
             continue
         student, _ = load_student(cfg.run_dir, v, dev)
         sampler = lambda n, c, u: one_step(student, n, c, cfg.distill.conditioning_timestep)  # noqa: E731
-        eval_images[v] = generate_set(items, sampler, enc, vae, scale, dev)
+        eval_images[v], _ = generate_set(items, sampler, enc, lambda z: vae.decode(z / scale).sample, dev)
         # proxy for choosing which student to bring back: the teacher's denoising loss on the
         # student's outputs (lower = closer to what the teacher considers data)
         with torch.no_grad():

@@ -9,6 +9,7 @@ import torch
 
 from factory.common import load_checkpoint
 from factory.config import from_dict
+from factory.browser_decoder import train_browser_decoder  # noqa: E402
 
 
 def test_ae_and_teacher_write_finished_checkpoints(tiny_trained):
@@ -257,6 +258,7 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     from factory.manifest_schema import validate_manifest
 
     train_student(tiny_trained, tiny_trained.distill.variant)
+    train_browser_decoder(tiny_trained)
     out = export_model(tiny_trained)
     manifest = json.loads((out / "manifest.json").read_text())
     validate_manifest(manifest)
@@ -266,10 +268,17 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     for key in ("text_encoder", "unet", "unet_teacher", "vae_decoder"):
         onnx.checker.check_model(str(out / manifest["files"][key]["path"]))
         assert manifest["export"][f"{key}_max_abs_err"] < 0.05
+    # the browser parts: the decoder stage's network, an int8 text encoder close to fp32 MiniLM
+    assert manifest["export"]["vae_decoder_kind"] == "browser" and manifest["export"]["vae_decoder_gflop"] > 0
+    assert manifest["export"]["text_encoder_weights"] == "int8" and manifest["export"]["text_encoder_cosine_mean"] > 0.99
     assert manifest["one_step"]["timestep"] == 999 and abs(manifest["one_step"]["alpha_bar"] - 0.0046601) < 1e-6
     index = json.loads((out.parent / "index.json").read_text())
     assert [m["id"] for m in index["models"]] == ["tiny-test"]
     assert not list(out.parent.glob(".*staging"))
+    # a re-export of unchanged UNets keeps the shipped bytes (no new download, no repository churn)
+    again = json.loads((export_model(tiny_trained) / "manifest.json").read_text())
+    for key in ("unet", "unet_teacher"):
+        assert again["files"][key]["sha256"] == manifest["files"][key]["sha256"]
 
 
 def test_reexport_replaces_its_index_entry_in_place_and_keeps_other_entries(tmp_path):
@@ -300,6 +309,7 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
     train_student(tiny_trained, tiny_trained.distill.variant)
     model_dir = models_root(tiny_trained) / tiny_trained.export.model_id
     if not (model_dir / "manifest.json").exists():
+        train_browser_decoder(tiny_trained)
         export_model(tiny_trained)
     cfg = copy_mod.deepcopy(tiny_trained)
     cfg.run_dir = str(tmp_path / "run")  # a fresh run folder: only the teacher, as after `restore`
@@ -406,6 +416,14 @@ def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(
     assert big["vs_teacher"]["fid_ratio"]["verdict"] == "missed"
     # a student only in the small evaluation is quoted from there, not reported missing
     assert measured_quality(tmp_path, "b")["evaluation"] == "eval"
+    # only an evaluation through the export's own pipeline (decoder, text weights) is quoted for it
+    browser = {"decoder": "browser", "text_weights": "int8"}
+    assert "not evaluated" in measured_quality(tmp_path, "a", browser)["note"]
+    report("eval-browser", 150, ["a"])
+    r = json.loads((tmp_path / "eval-browser" / "report.json").read_text())
+    (tmp_path / "eval-browser" / "report.json").write_text(json.dumps({**r, "pipeline": browser}))
+    assert measured_quality(tmp_path, "a", browser)["evaluation"] == "eval-browser"
+    assert measured_quality(tmp_path, "a")["evaluation"] == "eval-600"
 
 
 def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tiny_trained, tmp_path):
@@ -415,21 +433,27 @@ def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tin
     from factory.export import export_model, requote_manifest
 
     train_student(tiny_trained, tiny_trained.distill.variant)
+    train_browser_decoder(tiny_trained)
     cfg = dataclasses.replace(tiny_trained, export=dataclasses.replace(tiny_trained.export, out_dir=str(tmp_path / "models")))
     path = export_model(cfg, quality={"note": "old"}) / "manifest.json"
     before = json.loads(path.read_text())
     shipped = before["one_step"]["student_variant"]
 
-    def report(run, students):
+    def report(run, students, pipeline=None):
         (run / "eval").mkdir(parents=True)
         (run / "eval" / "report.json").write_text(json.dumps({
             "sets": {"train": 600}, "rows": {"teacher@25x3.5": {"fid": 5.0}, **{f"student:{s}": {"fid": 6.0} for s in students}},
-            "vs_teacher": {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"value": 1.2, "verdict": "missed"}}} for s in students}}))
+            "vs_teacher": {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"value": 1.2, "verdict": "missed"}}} for s in students},
+            "pipeline": pipeline or {"decoder": "browser", "text_weights": "int8"}}))  # the export's own
 
     report(tmp_path / "other-run", ["another-student"])
     with pytest.raises(FileNotFoundError, match=shipped):
         requote_manifest(path, tmp_path / "other-run")
     assert json.loads(path.read_text()) == before, "a refused requote leaves the manifest as it was"
+    # the shipped student measured through another pipeline (the autoencoder's decoder) is not quoted
+    report(tmp_path / "old-pipeline", [shipped], {"decoder": "autoencoder", "text_weights": "fp32"})
+    with pytest.raises(FileNotFoundError, match=shipped):
+        requote_manifest(path, tmp_path / "old-pipeline")
     report(tmp_path / "run", [shipped, "another-student"])
     requote_manifest(path, tmp_path / "run")
     after = json.loads(path.read_text())
@@ -452,7 +476,7 @@ def test_grain_stage_measures_students_and_writes_its_grid(tiny_trained):
     report = measure_grain(cfg, n=8, steps=2)
     assert {"student:dmd2", "student:dmd2 polished", "real (train latents)"} <= set(report["rows"])
     assert all(v >= 0 and np.isfinite(v) for r in report["rows"].values() for v in r.values())
-    assert (Path(cfg.run_dir) / "grain" / "dmd2.png").exists()
+    assert (Path(cfg.run_dir) / "grain" / "dmd2-autoencoder.png").exists()
     # the refined eval rows: the student's images after one teacher step, another image, same layout
     from factory.evaluate import generate_for
 

@@ -102,3 +102,24 @@ def test_frechet_equals_the_textbook_formula_with_scipys_matrix_square_root():
     textbook = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * sqrtm(s1 @ s2).real)
     assert abs(frechet(a, b) - textbook) < 1e-6 * textbook
     assert abs(frechet(a, a)) < 1e-6 and frechet(a, b) > 1.0
+
+
+def test_grain_is_judged_when_both_sides_have_it_and_pipelines_are_contrasted_per_model():
+    from factory.config import FactoryConfig
+    from factory.verdict import judge_pipelines
+
+    rng = np.random.default_rng(3)
+    real = rng.normal(0, 1, (120, 8))
+    teacher = synthetic_scores(rng)
+    grainy = {**teacher, "grain": {s: rng.normal(4.0, 0.3, 60) for s in SPLITS}}
+    smooth = {**teacher, "grain": {s: rng.normal(3.0, 0.3, 60) for s in SPLITS}}
+    out = judged(grainy, smooth, real)
+    assert out["grain_ratio"]["verdict"] == "missed" and out["grain_ratio"]["lo"] > 1.1
+    assert "grain_ratio" not in judged(teacher, teacher, real)  # no grain figures: no column
+    cfg = FactoryConfig()
+    cfg.eval.bootstrap_resamples = cfg.eval.fid_resamples = 100
+    rows = {"student:a": summarize(smooth, real)}
+    base_rows = {"student:a": summarize(grainy, real)}
+    out = judge_pipelines(cfg, rows, {"student:a": smooth}, base_rows, {"student:a": grainy}, real)
+    assert out["student:a"]["grain_ratio"]["verdict"] == "this better"
+    assert out["student:a"]["train_top1_gap"]["verdict"] == "no difference shown"

@@ -1,0 +1,93 @@
+"""The pipeline parts built for the browser: the decoder, the image grain figure, int8 weights."""
+import copy
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from factory.browser_decoder import BrowserDecoder, gflops, load_browser_decoder, train_browser_decoder
+from factory.config import FactoryConfig
+from factory.export import export_graph, ort_run
+from factory.grain import image_grain
+from factory.onnx_weights import FP16_SUFFIX, INT8_SUFFIX, int8_text_encoder, int8_weights
+
+
+def test_the_default_browser_decoder_fits_its_budget_and_decodes_16x16_to_128x128():
+    """Issue 22's targets: <= 0.15 GFLOP per 128x128 image and <= 1 MB of fp32 weights."""
+    cfg = FactoryConfig()
+    dec = BrowserDecoder(cfg.ae.latent_channels, cfg.decoder.channels, cfg.decoder.blocks)
+    assert gflops(dec) <= 0.15
+    assert sum(p.numel() for p in dec.parameters()) * 4 <= 1_000_000
+    assert dec(torch.zeros(2, 4, 16, 16)).shape == (2, 3, 128, 128)
+    # the counter counts: one 3x3 conv 4->8 on 16x16 is 2 * 9 * 4 * 8 * 256 FLOP
+    one = nn.Conv2d(4, 8, 3, padding=1)
+    assert gflops(one) == 2 * 9 * 4 * 8 * 256 / 1e9
+
+
+def test_the_decoder_stage_trains_on_student_residuals_and_reports_both_decoders(tiny_trained):
+    from factory.distill import train_student
+
+    train_student(tiny_trained, tiny_trained.distill.variant)  # the residuals come from the student
+    report = train_browser_decoder(tiny_trained)
+    assert report["steps"] == tiny_trained.decoder.max_steps
+    assert np.isfinite(report["val_psnr_db_mean"]) and np.isfinite(report["autoencoder_val_psnr_db_mean"])
+    dec = load_browser_decoder(tiny_trained.run_dir)
+    assert dec(torch.zeros(1, 4, 16, 16)).shape == (1, 3, 128, 128)
+    # a finished stage is not trained again
+    assert train_browser_decoder(tiny_trained) == report
+
+
+def test_image_grain_sees_blotches_in_flat_fills_and_not_edges():
+    flat = torch.zeros(1, 3, 64, 64)
+    edges = flat.clone()
+    edges[..., :, 32:] = 1.0  # a black/white step: an outline, not grain
+    edges[..., 20:22, :] = -1.0
+    g = torch.Generator().manual_seed(0)
+    # 4 px blotches, +-8 levels: what the student's latent errors decode to
+    blotches = torch.nn.functional.interpolate(torch.randn(1, 3, 16, 16, generator=g), scale_factor=4, mode="nearest")
+    grainy = (flat + 0.06 * blotches).clamp(-1, 1)
+    assert image_grain(flat).item() == 0
+    assert image_grain(edges).item() < 0.5
+    assert image_grain(grainy).item() > 3.0
+    # uint8 NHWC (a generated set) reads the same as [-1, 1] NCHW
+    as_u8 = ((grainy + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+    assert abs(image_grain(as_u8).item() - image_grain(grainy).item()) < 0.3
+
+
+class TinyTextNet(nn.Module):
+    """An embedding table and two Linears, one with an outlier weight, like MiniLM's layer-0 FFN."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.emb = nn.Embedding(500, 64)
+        self.up = nn.Linear(64, 512)
+        self.down = nn.Linear(512, 64)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+            self.down.weight[3, 7] = 40.0  # ~180 standard deviations of the whole weight out
+
+    def forward(self, ids):
+        return self.down(torch.relu(self.up(self.emb(ids))))
+
+
+def test_int8_weights_shrink_the_file_and_compute_what_their_pytorch_twin_computes(tmp_path):
+    net = TinyTextNet().eval()
+    ids = torch.randint(0, 500, (3, 10), generator=torch.Generator().manual_seed(1))
+    path = tmp_path / "net.onnx"
+    export_graph(net, (ids,), path, ["input_ids"], ["out"], {"input_ids": {0: "batch"}})
+    fp32 = path.stat().st_size
+    model = int8_weights(onnx.load(str(path)))
+    onnx.save(model, str(path))
+    names = {i.name for i in model.graph.initializer}
+    assert any(n.endswith(INT8_SUFFIX) for n in names) and any(n.endswith(FP16_SUFFIX) for n in names)
+    assert path.stat().st_size < 0.45 * fp32
+    twin = int8_text_encoder(type("Enc", (), {"module": net})()).module
+    got = ort_run(path, {"input_ids": ids.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - twin(ids).numpy()).max() < 1e-4  # the same rounded weights
+        exact = net(ids).numpy()
+    assert np.abs(got - exact).max() < 0.05 * np.abs(exact).max()  # and close to fp32
+    assert copy.deepcopy(net).down.weight[3, 7] == 40.0  # the twin is a copy: the original is untouched
