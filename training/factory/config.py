@@ -149,9 +149,11 @@ class EvalConfig:
     bootstrap_resamples: int = 2000
     fid_resamples: int = 200
     # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
-    # encoder's weights are "fp32" or "int8" (as onnx_weights stores them). Give each its own name.
-    decoder: str = "autoencoder"
-    text_weights: str = "fp32"
+    # encoder's weights are "fp32" or "int8" (as onnx_weights stores them); None = the export's
+    # (export.decoder, export.text_weights), so the evaluation measures what is shipped. Give
+    # each other pipeline its own name (its cached images record the pipeline that made them).
+    decoder: str | None = None
+    text_weights: str | None = None
     # another evaluation (its eval.name) whose pipeline every model here is also judged against, with
     # the same prompts and seeds: old pipeline vs new, paired (report "baseline")
     baseline: str | None = None

@@ -28,6 +28,9 @@ import torch
 from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 
+# What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
+OLD_PIPELINE = {"decoder": "autoencoder", "text_weights": "fp32"}
+
 
 def eval_dir(cfg: FactoryConfig) -> Path:
     """runs/<run>/<eval.name>: a larger evaluation has its own folder, images and report."""
@@ -56,30 +59,40 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
     return out
 
 
+def eval_pipeline(cfg: FactoryConfig) -> dict:
+    """The pipeline this evaluation measures: eval.decoder / eval.text_weights, each defaulting to
+    the export's (so a plain `eval` measures what `export` ships)."""
+    from .export import export_pipeline
+
+    shipped = export_pipeline(cfg.export.decoder, cfg.export.text_weights)
+    return {"decoder": cfg.eval.decoder or shipped["decoder"], "text_weights": cfg.eval.text_weights or shipped["text_weights"]}
+
+
 def pipeline_parts(cfg: FactoryConfig, device="cpu"):
-    """(text encoder, decode) of the pipeline eval.text_weights / eval.decoder name: the text encoder
-    with its weights as the export stores them (int8: the same rounding as onnx_weights), and
-    latents -> 128 px images with the autoencoder's decoder or the browser decoder."""
+    """(text encoder, decode) of eval_pipeline(cfg): the text encoder with its weights as the export
+    stores them (int8: the same rounding as onnx_weights), and latents -> 128 px images with the
+    autoencoder's decoder or the browser decoder."""
     from .autoencoder import load_autoencoder
     from .conditioning import text_encoder_for
 
+    pipe = eval_pipeline(cfg)
     vae, scale = load_autoencoder(cfg.run_dir, device)
-    if cfg.eval.decoder == "browser":
+    if pipe["decoder"] == "browser":
         from .browser_decoder import load_browser_decoder
 
         dec = load_browser_decoder(cfg.run_dir, device, cfg.decoder.name)
         decode = lambda z: dec(z / scale)  # noqa: E731
-    elif cfg.eval.decoder == "autoencoder":
+    elif pipe["decoder"] == "autoencoder":
         decode = lambda z: vae.decode(z / scale).sample  # noqa: E731
     else:
-        raise ValueError(f"eval.decoder must be 'browser' or 'autoencoder', not {cfg.eval.decoder!r}")
+        raise ValueError(f"eval.decoder must be 'browser' or 'autoencoder', not {pipe['decoder']!r}")
     enc = text_encoder_for(cfg, device)
-    if cfg.eval.text_weights == "int8":
+    if pipe["text_weights"] == "int8":
         from .onnx_weights import int8_text_encoder
 
         enc = int8_text_encoder(enc)
-    elif cfg.eval.text_weights != "fp32":
-        raise ValueError(f"eval.text_weights must be 'int8' or 'fp32', not {cfg.eval.text_weights!r}")
+    elif pipe["text_weights"] != "fp32":
+        raise ValueError(f"eval.text_weights must be 'int8' or 'fp32', not {pipe['text_weights']!r}")
     return enc, decode
 
 
@@ -87,9 +100,12 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
     """Cached generation of every prompt set for one model key (a cached larger set is sliced).
     Also returns each set's per-image grain as "grain_<set>" where the cache has it."""
     path = images_path(cfg, key)
+    pipe = eval_pipeline(cfg)
     if path.exists():
         d = np.load(path)
-        if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets):
+        # images cached before pipelines were recorded came from the old one
+        made_by = json.loads(str(d["pipeline"])) if "pipeline" in d.files else OLD_PIPELINE
+        if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets) and made_by == pipe:
             out = {k: d[k][:len(v)] for k, v in sets.items()}
             out.update({f"grain_{k}": d[f"grain_{k}"][:len(v)] for k, v in sets.items() if f"grain_{k}" in d.files})
             return out
@@ -125,7 +141,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
     for name, items in sets.items():
         out[name], out[f"grain_{name}"] = generate_set(items, sampler, enc, decode, device, batch=64)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **out, prompts=np.array(json.dumps(sets)))
+    np.savez_compressed(path, **out, prompts=np.array(json.dumps(sets)), pipeline=np.array(json.dumps(pipe)))
     return out
 
 
@@ -232,7 +248,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
         base_rows = {k: {**summarize(v, feats_a), "nfe": rows[k]["nfe"]} for k, v in base_scores.items()}
         vs_baseline = verdict.judge_pipelines(cfg, rows, scores, base_rows, base_scores, feats_a)
     report = {"rows": rows, "vs_teacher": vs_teacher, "ablation": ablation, "sets": {k: len(v) for k, v in sets.items()},
-              "pipeline": {"decoder": cfg.eval.decoder, "text_weights": cfg.eval.text_weights},
+              "pipeline": eval_pipeline(cfg),
               "baseline": {"name": cfg.eval.baseline, "rows": base_rows, "vs_baseline": vs_baseline} if vs_baseline else None,
               "classifier": clf.report}
     out = eval_dir(cfg)
@@ -261,8 +277,9 @@ def baseline_config(cfg: FactoryConfig) -> FactoryConfig:
     base = copy.deepcopy(cfg)
     base.eval.name, base.eval.baseline = cfg.eval.baseline, None
     path = eval_dir(base) / "report.json"
-    pipeline = json.loads(path.read_text()).get("pipeline") if path.exists() else None
-    pipeline = pipeline or {"decoder": "autoencoder", "text_weights": "fp32"}
+    if not path.exists():
+        raise FileNotFoundError(f"eval.baseline: no evaluation '{cfg.eval.baseline}' in {cfg.run_dir}: run it first")
+    pipeline = json.loads(path.read_text()).get("pipeline") or OLD_PIPELINE
     base.eval.decoder, base.eval.text_weights = pipeline["decoder"], pipeline["text_weights"]
     return base
 

@@ -106,13 +106,18 @@ class DecoderForExport(torch.nn.Module):
 
 
 def same_weights(a: Path, b: Path) -> bool:
-    """Whether two ONNX files hold the same initializers, bit for bit (names, dtypes and values)."""
+    """Whether two ONNX files are the same graph with the same initializers, bit for bit: same opsets,
+    inputs and outputs (names, types, shapes), operators in the same order, and equal weights."""
     from onnx import numpy_helper
 
-    def weights(p):
-        return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(p)).graph.initializer}
-
-    wa, wb = weights(a), weights(b)
+    ma, mb = onnx.load(str(a)), onnx.load(str(b))
+    same_graph = (list(ma.opset_import) == list(mb.opset_import)
+                  and list(ma.graph.input) == list(mb.graph.input) and list(ma.graph.output) == list(mb.graph.output)
+                  and [n.op_type for n in ma.graph.node] == [n.op_type for n in mb.graph.node])
+    if not same_graph:
+        return False
+    wa = {i.name: numpy_helper.to_array(i) for i in ma.graph.initializer}
+    wb = {i.name: numpy_helper.to_array(i) for i in mb.graph.initializer}
     return wa.keys() == wb.keys() and all(wa[k].dtype == wb[k].dtype and np.array_equal(wa[k], wb[k]) for k in wa)
 
 
@@ -124,7 +129,10 @@ def keep_shipped_if_unchanged(name: str, staged: Path, shipped: Path, feeds: dic
     file's parity error, or None when the new file is used."""
     if not shipped.exists() or not same_weights(staged, shipped):
         return None
-    err = check_parity(f"{name} (kept)", shipped, feeds, reference, tolerance)
+    try:
+        err = check_parity(f"{name} (kept)", shipped, feeds, reference, tolerance)
+    except ExportError:
+        return None  # the new file passed; the shipped one does not: use the new one
     shutil.copyfile(shipped, staged)
     return err
 
@@ -302,10 +310,6 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     return final
 
 
-# An evaluation report without a pipeline record measured the autoencoder's decoder and fp32 MiniLM.
-OLD_PIPELINE = {"decoder": "autoencoder", "text_weights": "fp32"}
-
-
 def export_pipeline(decoder: str, text_weights: str) -> dict:
     """The evaluation pipeline that measures an export: fp16 text weights are evaluated as fp32
     (token cosine 0.999994 to fp32 over every evaluation prompt)."""
@@ -317,14 +321,16 @@ def measured_quality(run: Path, student_name: str, pipeline: dict | None = None)
     through the export's own pipeline (decoder and text weights), with the most prompts (a larger
     one has its own folder, eval.name), since small prompt sets bias FID towards 1× and leave
     verdicts undecided."""
+    from .evaluate import OLD_PIPELINE
+
     key = f"student:{student_name}"
     pipeline = pipeline or OLD_PIPELINE
     reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
     # evaluation reports only (they record their prompt sets): the grain stage's report has student rows too
     reports = [(name, r) for name, r in reports if "sets" in r and key in r.get("rows", {})
-               and r.get("pipeline", OLD_PIPELINE) == pipeline]
+               and (r.get("pipeline") or OLD_PIPELINE) == pipeline]
     if not reports:
-        return {"note": "not evaluated: run the eval stage before export"}
+        return {"note": f"not evaluated through this pipeline ({pipeline}): run the eval stage before export"}
     name, report = max(reports, key=lambda nr: sum(nr[1].get("sets", {}).values()))
     rows = report["rows"]
     teachers = {k: v for k, v in rows.items() if k.startswith("teacher@")}

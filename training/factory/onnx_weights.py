@@ -1,8 +1,9 @@
 """How an exported graph stores its weights: fp16 with a Cast, or int8 weight-only with a dequantise.
 
 Both keep the computation in fp32 (what the WASM backend runs and what needs no `shader-f16`); they
-only shrink the download. ORT folds a Cast or DequantizeLinear of a constant when it builds the
-session, so the runtime cost is the same as fp32 weights.
+only shrink the download. The weights are rebuilt by Cast and Mul of constants, which ORT folds when
+it builds the session, so the runtime cost is that of fp32 weights. (Not DequantizeLinear: ORT's
+constant folding leaves QDQ nodes alone, and they would dequantise on every run.)
 
 int8 is weight-only and symmetric. A MatMul's weight [K, N] gets one scale per block of BLOCK rows
 of each column (as MatMulNBits does): per column alone was measured here to ruin MiniLM, whose
@@ -131,11 +132,11 @@ def int8_weights(model: onnx.ModelProto, min_elements: int = 4096) -> onnx.Model
             for node, _ in users:
                 rewires.append((node, q_init.name, s_init.name))
         else:
-            s_init = numpy_helper.from_array(scale.reshape(-1).astype(np.float32), init.name + "__scale")
-            zp = numpy_helper.from_array(np.zeros(scale.size, np.int8), init.name + "__zero")
-            new_inits += [s_init, zp]
-            pre.append(helper.make_node("DequantizeLinear", [q_init.name, s_init.name, zp.name], [init.name],
-                                        axis=axis, name=init.name + "__dequantize"))
+            # one scale per output channel, shaped to broadcast along `axis` (constants: folded by ORT)
+            s_init = numpy_helper.from_array(scale.astype(np.float32), init.name + "__scale")
+            new_inits.append(s_init)
+            pre += [helper.make_node("Cast", [q_init.name], [init.name + "__f"], to=TensorProto.FLOAT, name=init.name + "__cast"),
+                    helper.make_node("Mul", [init.name + "__f", s_init.name], [init.name], name=init.name + "__dequantize")]
     _replace(graph, new_inits, pre)
     for node, q_name, s_name in rewires:
         _scaled_gather(graph, node, q_name, s_name)
@@ -187,8 +188,10 @@ def _replace(graph: onnx.GraphProto, initializers: list, leading_nodes: list):
 
 def int8_text_encoder(enc):
     """A copy of a TextEncoder whose weights are what int8_weights stores, dequantised: the same
-    numbers the int8 ONNX graph computes with, for measuring its quality in PyTorch. A Linear's
-    weight is the transpose of the MatMul weight the export writes."""
+    numbers the int8 ONNX graph computes with, for measuring its quality in PyTorch. It mirrors the
+    two paths MiniLM's weights take (a Linear on token sequences exports as a MatMul whose weight is
+    the transpose, blocked; an Embedding is a per-row Gather); the export's parity check against it
+    fails loudly for a network whose weights take another path (a Gemm, a Conv)."""
     import copy
 
     import torch

@@ -28,7 +28,8 @@ def tiny_overrides(tmp: Path) -> dict:
         "distill": {"max_generator_steps": 1, "batch_size": 2, "ode_pairs": 4, "ode_steps": 2,
                     "fake_updates_per_generator_step": 2, "sample_every_steps": 0},
         "decoder": {"channels": [8, 8, 8], "max_steps": 2, "batch_size": 4, "residual_samples": 4},
-        "eval": {"classifier_steps": 3, "prompts_per_split": 3, "diversity_prompts": 2, "diversity_seeds": 2,
+        # the autoencoder's decoder (the shipped one): evaluation tests need not train the browser decoder first
+        "eval": {"decoder": "autoencoder", "classifier_steps": 3, "prompts_per_split": 3, "diversity_prompts": 2, "diversity_seeds": 2,
                  "teacher_settings": [[2, 3.0]]},
         "export": {"model_id": "tiny-test", "out_dir": str(tmp / "models"), "parity_tolerance": 0.02, "decoder": "browser"},
     }

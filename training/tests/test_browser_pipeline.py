@@ -91,3 +91,20 @@ def test_int8_weights_shrink_the_file_and_compute_what_their_pytorch_twin_comput
         exact = net(ids).numpy()
     assert np.abs(got - exact).max() < 0.05 * np.abs(exact).max()  # and close to fp32
     assert copy.deepcopy(net).down.weight[3, 7] == 40.0  # the twin is a copy: the original is untouched
+
+
+def test_int8_conv_and_gemm_weights_are_rebuilt_by_constants_ort_can_fold(tmp_path):
+    """Per output channel for a Conv and a Gemm, as Cast * Mul of constants (no DequantizeLinear:
+    ORT's constant folding skips it, so it would dequantise on every run)."""
+    net = nn.Sequential(nn.Conv2d(4, 128, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128 * 8 * 8, 32)).eval()
+    x = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    path = tmp_path / "conv.onnx"
+    export_graph(net, (x,), path, ["x"], ["y"], {"x": {0: "batch"}})
+    model = int8_weights(onnx.load(str(path)))
+    onnx.save(model, str(path))
+    assert "DequantizeLinear" not in {n.op_type for n in model.graph.node}
+    assert sum(i.name.endswith(INT8_SUFFIX) for i in model.graph.initializer) == 2
+    got = ort_run(path, {"x": x.numpy()})[0]
+    with torch.no_grad():
+        exact = net(x).numpy()
+    assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()

@@ -24,7 +24,7 @@ export async function run({ baseUrl, timings }) {
   const images = {};
   // Tests that need the model loaded, or the reference image, name these (harness `needs`).
   const FIRST = 'first visit downloads the model and falls back to WASM, saying so';
-  const TYPING = 'typing a prompt paints a non-blank canvas, off the UI thread';
+  const TYPING = 'typing a prompt paints a non-blank 128×128 canvas';
 
   test(FIRST, async () => {
     const t0 = Date.now();
@@ -43,20 +43,27 @@ export async function run({ baseUrl, timings }) {
     assert(modelRequests.length >= 4, `model files were requested on first visit (${modelRequests.length})`);
   }, { timeoutMs: 320_000 });
 
+  // The image is what later tests need; whether the UI thread stayed free while it was made is
+  // judged in the next test, so a slow task fails that check alone, not everything after it.
+  let uiWhileTyping = null;
   test(TYPING, async () => {
     const ui = await traceUiThread(browser, page);
     const s = await typeAndWait(page, 'red apple');
-    images.apple = s;
-    const { long, longestByClock, clock } = summarize(await ui.stop());
-    console.log(`    UI thread judged by ${clock}`);
+    uiWhileTyping = summarize(await ui.stop());
     assert(s.width === 128 && s.height === 128, `128×128 (${s.width}×${s.height})`);
     assert(s.std > 8, `image has structure (std ${s.std.toFixed(1)})`);
-    assert(long.length === 0, `no task over ${barText(clock)} on the UI thread while generating: ${JSON.stringify(long)}`);
-    timings.uiLongestTask = longestByClock;
-    timings.uiThreadClock = clock;
+    images.apple = s;
     timings.msPerImage = Number(await page.getAttribute('#status', 'data-ms'));
     timings.stagesNewPrompt = JSON.parse(await page.getAttribute('#status', 'data-stages'));
   }, { needs: [FIRST] });
+
+  test('painting that image left the UI thread free', async () => {
+    const { long, longestByClock, clock } = uiWhileTyping;
+    console.log(`    UI thread judged by ${clock}`);
+    timings.uiLongestTask = longestByClock;
+    timings.uiThreadClock = clock;
+    assert(long.length === 0, `no task over ${barText(clock)} on the UI thread while generating: ${JSON.stringify(long)}`);
+  }, { needs: [TYPING] });
 
   // The instrument above must be able to fail: UI-thread work of the app's own making is caught,
   // by this platform's clock and as a platform without thread CPU time in its traces would judge it.
