@@ -41,13 +41,19 @@ def fp16_weights(model: onnx.ModelProto, min_elements: int = 1024) -> onnx.Model
             if np.abs(arr).max() > 65000:  # would overflow fp16: keep as is
                 new_inits.append(init)
                 continue
-            half = numpy_helper.from_array(arr.astype(np.float16), init.name + FP16_SUFFIX)
+            half, cast = _as_fp16(arr, init.name)
             new_inits.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT, name=init.name + "__cast"))
+            casts.append(cast)
         else:
             new_inits.append(init)
     _replace(graph, new_inits, casts)
     return model
+
+
+def _as_fp16(arr: np.ndarray, name: str):
+    """A float16 copy of a weight and the Cast that rebuilds `name` from it in float32."""
+    half = numpy_helper.from_array(arr.astype(np.float16), name + FP16_SUFFIX)
+    return half, helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT, name=name + "__cast")
 
 
 def quantize_int8(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,9 +121,9 @@ def int8_weights(model: onnx.ModelProto, min_elements: int = 4096) -> onnx.Model
             continue
         (axis,) = axes
         if np.abs(arr).max() > OUTLIER_STD * arr.std():
-            half = numpy_helper.from_array(arr.astype(np.float16), init.name + FP16_SUFFIX)
+            half, cast = _as_fp16(arr, init.name)
             new_inits.append(half)
-            pre.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT, name=init.name + "__cast"))
+            pre.append(cast)
             continue
         if all(n.op_type == "MatMul" for n, _ in users) and arr.shape[0] % BLOCK == 0:
             new_inits += _blocked_matmul_weight(arr, init.name, pre)
