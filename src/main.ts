@@ -272,6 +272,7 @@ function useModel(r: LoadResult): void {
   progress.hidden = true;
   status.dataset.backend = r.backend;
   status.dataset.loadMs = String(r.loadMs);
+  status.dataset.loadPhases = JSON.stringify(r.phases);
   status.dataset.cached = String(r.cached);
   status.dataset.model = r.modelId;
   delete status.dataset.error;

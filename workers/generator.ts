@@ -29,7 +29,9 @@ import { gaussianNoise, normalizeSeed } from './pipeline/noise';
 import { planarToRgba } from './pipeline/to-rgba';
 import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
-import { loadOrtBuild, useOrtFor } from './runtime/ort';
+import { LoadPhases } from './runtime/load-phases';
+import { startRuntime } from './runtime/start-runtime';
+import { useOrtFor } from './runtime/ort';
 import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
 
 interface LoadedModel extends RawModel {
@@ -215,6 +217,10 @@ export class Generator {
     const req = manifest.requirements ?? {};
     // Before release(): a refused model leaves the current one running.
     const choice = await chooseBackend(options.backend ?? 'auto', req.webgpu_features ?? [], options.threads, req.wasm !== false);
+    const phases = new LoadPhases();
+    // The runtime's WebAssembly compiles and starts while the files are read (once per build).
+    const runtimeStarted = phases.time('runtime start', () => startRuntime(choice.backend, choice.threads));
+    runtimeStarted.catch(() => undefined); // awaited (and reported) before the first session
 
     const sources: Record<string, FileSource> = {};
     const discarded: string[] = [];
@@ -222,7 +228,7 @@ export class Generator {
     let cached = true;
     const fetchFile = async (file: string) => {
       if (signal.aborted) throw new LoadCancelledError('loading was stopped');
-      const f = await loadModelFile(manifest, baseUrl, file, onProgress, signal);
+      const f = await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
       sources[file] = f.source;
       if (f.discarded) discarded.push(file);
       if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
@@ -261,8 +267,10 @@ export class Generator {
     // is nothing to keep, and each session is created as soon as its file is in.
     if (this.model) for (const key of order) await file(key);
 
-    // The runtime build is fetched before release() too: if it cannot load, the current model stays.
-    await loadOrtBuild(choice.backend, choice.threads);
+    // The first files are read while the runtime starts (one download at a time)...
+    file('tokenizer').then(() => file(graphs[0])).catch(() => undefined);
+    // ...and it starts before release(): a runtime that cannot load leaves the current model running.
+    await runtimeStarted;
     // The last point where a stop keeps the current model: past release() there is none to keep
     // (the page greys its stop button on 'switch').
     if (signal.aborted) throw new LoadCancelledError('loading was stopped');
@@ -276,8 +284,13 @@ export class Generator {
     const session = async (g: Graph, gpuOutputs?: string[]) => {
       const bytes = await file(g);
       const ext = await externalData(g);
+      // The next graph's file is read (or downloaded: still one download at a time) while this
+      // session is created.
+      const next = graphs[graphs.indexOf(g) + 1];
+      if (next) file(next).catch(() => undefined);
       onProgress({ phase: 'session', file: g, backend: choice.backend });
-      const s = await createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs });
+      // The first session's time includes compiling and starting the runtime's WebAssembly.
+      const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }));
       made.push(s);
       return s;
     };
@@ -322,6 +335,7 @@ export class Generator {
       width: manifest.output.width,
       height: manifest.output.height,
       loadMs: Math.round(performance.now() - started),
+      phases: phases.list,
     };
   }
 

@@ -14,11 +14,25 @@ async function visit(context, url) {
   const r = await page.evaluate(() => ({
     firstImageMs: window.__firstImageAt,
     loadMs: Number(document.getElementById('status').dataset.loadMs),
+    phases: JSON.parse(document.getElementById('status').dataset.loadPhases ?? '[]'),
+    firstImage: { ms: Number(document.getElementById('status').dataset.ms), stages: JSON.parse(document.getElementById('status').dataset.stages ?? '{}') },
     error: document.getElementById('status').dataset.state === 'error' ? document.getElementById('status').textContent : null,
   }));
   await page.close();
   if (r.error) throw new Error(`app failed: ${r.error}`);
   return r;
+}
+
+/**
+ * Median of each named phase over the visits, in the order the phases ran, plus the page's own
+ * share: page open → first image, minus the model load and the first image's worker time.
+ */
+function phaseMedians(visits) {
+  const names = [...new Set(visits.flatMap((v) => v.phases.map((p) => p.name)))];
+  const out = Object.fromEntries(names.map((n) => [n, summarize(visits.map((v) => v.phases.filter((p) => p.name === n).reduce((a, p) => a + p.ms, 0)), 0).median]));
+  out['first image (worker)'] = summarize(visits.map((v) => v.firstImage.ms), 0).median;
+  out['page, worker start and paint'] = summarize(visits.map((v) => v.firstImageMs - v.loadMs - v.firstImage.ms), 0).median;
+  return out;
 }
 
 export async function run({ browser, baseUrl, backend, reps, log }) {
@@ -50,11 +64,15 @@ export async function run({ browser, baseUrl, backend, reps, log }) {
       await context.close();
     }
   }
+  log(`  where a return visit's time goes (medians, ms): ${JSON.stringify(phaseMedians(again))}`);
   return {
     firstVisitMs: summarize(first.map((r) => r.firstImageMs), 0),
     firstVisitLoadMs: summarize(first.map((r) => r.loadMs), 0),
     cachedMs: summarize(again.map((r) => r.firstImageMs), 0),
     cachedLoadMs: summarize(again.map((r) => r.loadMs), 0),
     firstVisitTransfer: transfer,
+    // Where the time goes (medians, ms): the profile that says what to cut first.
+    firstVisitPhases: phaseMedians(first),
+    cachedPhases: phaseMedians(again),
   };
 }

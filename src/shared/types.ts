@@ -160,6 +160,8 @@ export interface LoadResult {
   width: number;
   height: number;
   loadMs: number;
+  /** Where the load's time went, in order (workers/runtime/load-phases.ts). */
+  phases: { name: string; ms: number }[];
 }
 
 export interface GenerateRequest {

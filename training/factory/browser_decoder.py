@@ -112,16 +112,14 @@ def high_pass(z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def student_residuals(cfg: FactoryConfig, n: int, device="cpu") -> torch.Tensor:
-    """The shipped student's grain, in scaled latent units, for n train prompts and seeded noises:
-    the high-pass of what one teacher denoising step at t=100 removes from its output.
+def student_samples(cfg: FactoryConfig, n: int, device="cpu") -> dict:
+    """The shipped student's outputs for n train prompts and seeded noises, and the same outputs
+    after one teacher denoising step at t=100 (scaled latent units): {"student", "polished"}.
 
-    Why this and not student - teacher for the same noise: that difference is mostly content (the
-    two draw different images; its high-pass rms, 0.39, is as large as real latents' detail), and a
-    decoder taught to ignore it blurs real detail. One teacher step at a small t removes the
-    student's grain (grain stage: the polished student's image grain is the teacher's) and little
-    else. Cached in runs/<run>/decoder/residuals_<n>.pt."""
-    path = Path(cfg.run_dir) / "decoder" / f"residuals_{n}.pt"
+    One teacher step at a small t removes the student's grain (grain stage: the polished student's
+    image grain is the teacher's) and little else, so (student, polished) pairs the student's
+    latent with the clean latent it should have drawn. Cached in runs/<run>/decoder/samples_<n>.pt."""
+    path = Path(cfg.run_dir) / "decoder" / f"samples_{n}.pt"
     if path.exists():
         return torch.load(path)
     from .conditioning import latents_and_bank
@@ -136,21 +134,49 @@ def student_residuals(cfg: FactoryConfig, n: int, device="cpu") -> torch.Tensor:
     teacher = load_teacher(cfg.run_dir, device)
     student, _ = load_student(cfg.run_dir, shipped_student_name(cfg), device)
     shape = tuple(latents.shape[1:])
-    out = []
-    for i in range(0, n, 64):
+    zs, ps = [], []
+    for i in tqdm(range(0, n, 64), desc="decoder: student samples"):
         idx = pick[i:i + 64]
         cond = bank["embeddings"][bank["index"][idx, 0]].float().to(device)
         uncond = bank["uncond"].float().to(device).expand(len(idx), -1, -1)
         noise = seeded_noise(range(50_000 + i, 50_000 + i + len(idx)), shape).to(device)
         again = seeded_noise(range(90_000 + i, 90_000 + i + len(idx)), shape).to(device)
         z = one_step(student, noise, cond, cfg.distill.conditioning_timestep).float()
-        polished = teacher_step(teacher, z, cond, uncond, POLISH_T, cfg.decoder.residual_guidance, again).float()
-        out.append(high_pass(z - polished).cpu())
-    res = torch.cat(out)
+        zs.append(z.cpu())
+        ps.append(teacher_step(teacher, z, cond, uncond, POLISH_T, cfg.decoder.residual_guidance, again).float().cpu())
+    out = {"student": torch.cat(zs), "polished": torch.cat(ps)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(res, path)
+    torch.save(out, path)
+    return out
+
+
+def student_residuals(cfg: FactoryConfig, n: int, device="cpu") -> torch.Tensor:
+    """The shipped student's grain, in scaled latent units: the high-pass of what one teacher step
+    at t=100 removes from its output (`student_samples`).
+
+    Why this and not student - teacher for the same noise: that difference is mostly content (the
+    two draw different images; its high-pass rms, 0.39, is as large as real latents' detail), and a
+    decoder taught to ignore it blurs real detail."""
+    s = student_samples(cfg, n, device)
+    res = high_pass(s["student"] - s["polished"])
     print(f"decoder: {n} student grain residuals, rms {res.pow(2).mean().sqrt():.4f} (scaled latent units)")
     return res
+
+
+@torch.no_grad()
+def student_targets(cfg: FactoryConfig, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(student latents, images) for training on the student's own outputs: the image is what the
+    autoencoder's decoder draws from the polished latent, i.e. the student's picture without its
+    grain. The decoder then learns student latent -> clean image directly, on the joint
+    distribution of content and error that the residual augmentation only approximates.
+    Images are kept as uint8 (n x 128 x 128 x 3)."""
+    from .autoencoder import load_autoencoder
+    from .common import to_uint8
+
+    s = student_samples(cfg, n)
+    vae, scale = load_autoencoder(cfg.run_dir)
+    imgs = [to_uint8(vae.decode(s["polished"][i:i + 128] / scale).sample) for i in range(0, n, 128)]
+    return s["student"], torch.from_numpy(np.concatenate(imgs))
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -202,6 +228,8 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
         ema.model.load_state_dict(start["ema"])
         print(f"decoder: starting from {c.init_from} ({start['step']} steps)")
     residuals = student_residuals(cfg, c.residual_samples) if c.residual_share > 0 else None
+    pairs = student_targets(cfg, c.residual_samples) if c.student_share > 0 else None
+    n_student = round(c.batch_size * c.student_share)
     train_idx = np.array(ds.indices("train"))
     images = ds.images
     gen = torch.Generator().manual_seed(cfg.seed + step)
@@ -221,13 +249,17 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
         lr = c.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / c.max_steps)))
         for g in opt.param_groups:
             g["lr"] = lr
-        idx = np.sort(rng.choice(train_idx, c.batch_size))
+        idx = np.sort(rng.choice(train_idx, c.batch_size - n_student))
         x = images_to_tensor(images[idx])
         z = latents[torch.from_numpy(idx)]
-        if rng.random() < 0.5:  # the latent space is (near) flip-equivariant: a free doubling of the data
-            x, z = x.flip(3), z.flip(3)
         if residuals is not None:
             z = augment(z, residuals, c.residual_share, tuple(c.residual_scale), gen)
+        if n_student:
+            pick = torch.from_numpy(rng.choice(len(pairs[0]), n_student))
+            x = torch.cat([x, images_to_tensor(pairs[1][pick].numpy())])
+            z = torch.cat([z, pairs[0][pick]])
+        if rng.random() < 0.5:  # the latent space is (near) flip-equivariant: a free doubling of the data
+            x, z = x.flip(3), z.flip(3)
         rec = dec(z / scale)
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + c.gradient_weight * gradient_l1(rec, x)
         loss.backward()
@@ -269,7 +301,7 @@ def finish_browser_decoder(cfg: FactoryConfig, dec: BrowserDecoder, step: int, s
     report = {"val_psnr_db_mean": float(p_ours.mean()), "autoencoder_val_psnr_db_mean": float(p_theirs.mean()),
               "val_images": len(val), "steps": step, "train_seconds": round(seconds, 1),
               "gflop_per_image": round(gflops(dec), 4), "params": sum(p.numel() for p in dec.parameters()),
-              "residual_share": cfg.decoder.residual_share}
+              "residual_share": cfg.decoder.residual_share, "student_share": cfg.decoder.student_share}
     write_json(out / "report.json", report)
     print(f"decoder: val PSNR {report['val_psnr_db_mean']:.2f} dB (autoencoder's decoder "
           f"{report['autoencoder_val_psnr_db_mean']:.2f}), {report['gflop_per_image']} GFLOP, {report['params']:,} params")

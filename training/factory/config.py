@@ -58,7 +58,10 @@ class DecoderConfig:
     # U(residual_scale) added
     residual_share: float = 0.5
     residual_scale: tuple = (0.5, 1.25)
-    residual_samples: int = 512
+    residual_samples: int = 512  # student outputs drawn for both of these
+    # and this share of each batch is the student's own outputs, each paired with the image the
+    # autoencoder's decoder draws from it after one teacher step at t=100 (`student_targets`)
+    student_share: float = 0.0
     residual_guidance: float = 2.5  # the teacher's guidance in that step (the shipped student's)
     checkpoint_every_s: float = 120.0
 
@@ -149,11 +152,13 @@ class EvalConfig:
     bootstrap_resamples: int = 2000
     fid_resamples: int = 200
     # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
-    # encoder's weights are "fp32" or "int8" (as onnx_weights stores them); None = the export's
-    # (export.decoder, export.text_weights), so the evaluation measures what is shipped. Give
-    # each other pipeline its own name (its cached images record the pipeline that made them).
+    # encoder's weights are "fp32" or "int8", the UNets' "fp16" or "int8" (as onnx_weights stores
+    # them); None = the export's (export.decoder, .text_weights, .unet_weights), so the evaluation
+    # measures what is shipped. Give each other pipeline its own name (its cached images record the
+    # pipeline that made them).
     decoder: str | None = None
     text_weights: str | None = None
+    unet_weights: str | None = None
     # another evaluation (its eval.name) whose pipeline every model here is also judged against, with
     # the same prompts and seeds: old pipeline vs new, paired (report "baseline")
     baseline: str | None = None
@@ -175,7 +180,8 @@ class ExportConfig:
     model_id: str = "onestep-emoji"
     version: str = "1"
     out_dir: str = "public/models"
-    fp16: bool = True
+    # UNet weights (student and teacher): "fp16" or "int8" (weight-only, onnx_weights.py)
+    unet_weights: str = "fp16"
     parity_tolerance: float = 2e-2
     # text encoder weights: "int8" (weight-only, onnx_weights.py) or "fp16"
     text_weights: str = "int8"
@@ -224,7 +230,16 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     return cfg
 
 
+# Settings that checkpoints written before a rename still carry: (section, old key) -> how to read it.
+RENAMED = {("export", "fp16"): lambda v: {"unet_weights": "fp16" if v else "fp32"}}
+
+
 def from_dict(d: dict) -> FactoryConfig:
+    """A checkpoint's recorded config (older ones may carry settings renamed since: RENAMED)."""
+    d = json.loads(json.dumps(d))
+    for (section, key), new in RENAMED.items():
+        if key in d.get(section, {}):
+            d[section].update(new(d[section].pop(key)))
     return _merge(FactoryConfig(), d)
 
 

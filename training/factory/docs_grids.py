@@ -41,8 +41,8 @@ def make_docs_grids(cfg: FactoryConfig, student_variant: str, steps: int = 25, g
     from .teacher import load_teacher
 
     shipped = copy.deepcopy(cfg)
-    pipe = export_pipeline(cfg.export.decoder, cfg.export.text_weights)
-    shipped.eval.decoder, shipped.eval.text_weights = pipe["decoder"], pipe["text_weights"]
+    for k, v in export_pipeline(cfg.export).items():
+        setattr(shipped.eval, k, v)
     enc, decode = pipeline_parts(shipped)
     teacher = load_teacher(cfg.run_dir)
     student, student_ck = load_student(cfg.run_dir, student_variant)

@@ -29,7 +29,13 @@ from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 
 # What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
-OLD_PIPELINE = {"decoder": "autoencoder", "text_weights": "fp32"}
+OLD_PIPELINE = {"decoder": "autoencoder", "text_weights": "fp32", "unet_weights": "fp16"}
+
+
+def with_defaults(pipeline: dict | None) -> dict:
+    """A recorded pipeline with the parts it does not name filled in from the old one: records made
+    before a part became a setting were made with the old part."""
+    return {**OLD_PIPELINE, **(pipeline or {})}
 
 
 def eval_dir(cfg: FactoryConfig) -> Path:
@@ -60,12 +66,28 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
 
 
 def eval_pipeline(cfg: FactoryConfig) -> dict:
-    """The pipeline this evaluation measures: eval.decoder / eval.text_weights, each defaulting to
-    the export's (so a plain `eval` measures what `export` ships)."""
+    """The pipeline this evaluation measures: eval.decoder / .text_weights / .unet_weights, each
+    defaulting to the export's (so a plain `eval` measures what `export` ships)."""
     from .export import export_pipeline
 
-    shipped = export_pipeline(cfg.export.decoder, cfg.export.text_weights)
-    return {"decoder": cfg.eval.decoder or shipped["decoder"], "text_weights": cfg.eval.text_weights or shipped["text_weights"]}
+    shipped = export_pipeline(cfg.export)
+    return {k: getattr(cfg.eval, k) or v for k, v in shipped.items()}
+
+
+def stored_unet(cfg: FactoryConfig, unet):
+    """The UNet with its weights as eval_pipeline(cfg) stores them (int8: onnx_weights' rounding)."""
+    kind = eval_pipeline(cfg)["unet_weights"]
+    if kind == "int8":
+        from .onnx_weights import int8_module
+
+        p = next(unet.parameters())
+        lat = cfg.data.size // 8
+        example = (torch.zeros(1, cfg.ae.latent_channels, lat, lat, device=p.device), torch.tensor([500], device=p.device),
+                   torch.zeros(1, cfg.text.max_tokens, cfg.text.width, device=p.device))
+        return int8_module(unet, *example)
+    if kind != "fp16":  # the PyTorch UNets here hold the shipped fp16 values (imported or restored)
+        raise ValueError(f"eval.unet_weights must be 'int8' or 'fp16', not {kind!r}")
+    return unet
 
 
 def pipeline_parts(cfg: FactoryConfig, device="cpu"):
@@ -104,7 +126,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
     if path.exists():
         d = np.load(path)
         # images cached before pipelines were recorded came from the old one
-        made_by = json.loads(str(d["pipeline"])) if "pipeline" in d.files else OLD_PIPELINE
+        made_by = with_defaults(json.loads(str(d["pipeline"])) if "pipeline" in d.files else None)
         if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets) and made_by == pipe:
             out = {k: d[k][:len(v)] for k, v in sets.items()}
             out.update({f"grain_{k}": d[f"grain_{k}"][:len(v)] for k, v in sets.items() if f"grain_{k}" in d.files})
@@ -116,19 +138,19 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
         from .teacher import load_teacher
 
         steps, guidance = key.split("@")[1].split("x")
-        unet = load_teacher(cfg.run_dir, device)
+        unet = stored_unet(cfg, load_teacher(cfg.run_dir, device))
         sampler = lambda n, c, u: ddim_sample(unet, n, c, u, int(steps), float(guidance))  # noqa: E731
     elif key.startswith("student:"):
         from .distill import load_student
 
-        unet, _ = load_student(cfg.run_dir, key.split(":")[1], device)
+        unet = stored_unet(cfg, load_student(cfg.run_dir, key.split(":")[1], device)[0])
         sampler = lambda n, c, u: one_step(unet, n, c, cfg.distill.conditioning_timestep)  # noqa: E731
     elif key.startswith("refined:"):  # a diagnostic, not a shipped sampler: see EvalConfig.refined
         from .distill import distilled_guidance, load_student
         from .teacher import load_teacher
 
         unet, ck = load_student(cfg.run_dir, key.split(":")[1], device)
-        teacher = load_teacher(cfg.run_dir, device)
+        unet, teacher = stored_unet(cfg, unet), stored_unet(cfg, load_teacher(cfg.run_dir, device))
 
         def sampler(n, c, u):
             x = one_step(unet, n, c, cfg.distill.conditioning_timestep)
@@ -279,8 +301,8 @@ def baseline_config(cfg: FactoryConfig) -> FactoryConfig:
     path = eval_dir(base) / "report.json"
     if not path.exists():
         raise FileNotFoundError(f"eval.baseline: no evaluation '{cfg.eval.baseline}' in {cfg.run_dir}: run it first")
-    pipeline = json.loads(path.read_text()).get("pipeline") or OLD_PIPELINE
-    base.eval.decoder, base.eval.text_weights = pipeline["decoder"], pipeline["text_weights"]
+    for k, v in with_defaults(json.loads(path.read_text()).get("pipeline")).items():
+        setattr(base.eval, k, v)
     return base
 
 

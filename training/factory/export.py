@@ -224,11 +224,19 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         wrapped = UNetForExport(unet).eval()
         ref = wrapped(x, t, c).numpy()
         export_unet_graph(wrapped, (x, t, c), path)
-        if e.fp16:
+        if e.unet_weights == "int8":
+            from .onnx_weights import int8_module, int8_weights
+
+            onnx.save(int8_weights(onnx.load(str(path))), str(path))
+            ref = UNetForExport(int8_module(unet, x, t, c)).eval()(x, t, c).numpy()  # the same rounded weights
+        elif e.unet_weights == "fp16":
             onnx.save(fp16_weights(onnx.load(str(path))), str(path))
+        else:
+            raise ValueError(f"export.unet_weights must be 'int8' or 'fp16', not {e.unet_weights!r}")
         err = check_parity(name, path, unet_feeds(x, t, c), ref, e.parity_tolerance)
         kept = keep_shipped_if_unchanged(name, path, final / name / "model.onnx", unet_feeds(x, t, c), ref, e.parity_tolerance)
         report[f"{name}_max_abs_err"] = err if kept is None else kept
+    report["unet_weights"] = e.unet_weights
 
     # decoder (small: kept fp32 so the last stage adds no rounding). The browser decoder
     # (browser_decoder.py, 0.14 GFLOP) takes the same input and gives the same output as the
@@ -254,7 +262,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     # manifest
     ds = EmojiDataset(Path(cfg.data.folder))
     if quality is None:
-        quality = measured_quality(run, variant, export_pipeline(e.decoder, e.text_weights))
+        quality = measured_quality(run, variant, export_pipeline(e))
     files = {}
     for key, rel in (("tokenizer", "tokenizer/tokenizer.json"), ("text_encoder", "text_encoder/model.onnx"),
                      ("unet", "unet/model.onnx"), ("unet_teacher", "unet_teacher/model.onnx"),
@@ -310,10 +318,11 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     return final
 
 
-def export_pipeline(decoder: str, text_weights: str) -> dict:
-    """The evaluation pipeline that measures an export: fp16 text weights are evaluated as fp32
-    (token cosine 0.999994 to fp32 over every evaluation prompt)."""
-    return {"decoder": decoder, "text_weights": "fp32" if text_weights == "fp16" else text_weights}
+def export_pipeline(e) -> dict:
+    """The evaluation pipeline that measures an export (an ExportConfig): fp16 text weights are
+    evaluated as fp32 (token cosine 0.999994 to fp32 over every evaluation prompt)."""
+    return {"decoder": e.decoder, "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights,
+            "unet_weights": e.unet_weights}
 
 
 def measured_quality(run: Path, student_name: str, pipeline: dict | None = None) -> dict:
@@ -321,14 +330,14 @@ def measured_quality(run: Path, student_name: str, pipeline: dict | None = None)
     through the export's own pipeline (decoder and text weights), with the most prompts (a larger
     one has its own folder, eval.name), since small prompt sets bias FID towards 1× and leave
     verdicts undecided."""
-    from .evaluate import OLD_PIPELINE
+    from .evaluate import with_defaults
 
     key = f"student:{student_name}"
-    pipeline = pipeline or OLD_PIPELINE
+    pipeline = with_defaults(pipeline)
     reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
     # evaluation reports only (they record their prompt sets): the grain stage's report has student rows too
     reports = [(name, r) for name, r in reports if "sets" in r and key in r.get("rows", {})
-               and (r.get("pipeline") or OLD_PIPELINE) == pipeline]
+               and with_defaults(r.get("pipeline")) == pipeline]
     if not reports:
         return {"note": f"not evaluated through this pipeline ({pipeline}): run the eval stage before export"}
     name, report = max(reports, key=lambda nr: sum(nr[1].get("sets", {}).values()))
@@ -364,8 +373,12 @@ def requote_manifest(path: Path, run: Path) -> Path:
     # the student named by the manifest itself: figures of another student are never quoted for it
     student = manifest["one_step"]["student_variant"]
     made = manifest.get("export", {})
-    quality = measured_quality(run, student, export_pipeline(made.get("vae_decoder_kind", "autoencoder"),
-                                                             made.get("text_encoder_weights", "fp16")))
+    from types import SimpleNamespace
+
+    # the pipeline the manifest's files were made with (older manifests: the parts of that time)
+    parts = SimpleNamespace(decoder=made.get("vae_decoder_kind", "autoencoder"), text_weights=made.get("text_encoder_weights", "fp16"),
+                            unet_weights=made.get("unet_weights", "fp16"))
+    quality = measured_quality(run, student, export_pipeline(parts))
     if "student" not in quality:
         raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")
     manifest["quality"] = quality

@@ -192,31 +192,52 @@ def _replace(graph: onnx.GraphProto, initializers: list, leading_nodes: list):
     graph.node.extend(leading_nodes + nodes)
 
 
-def int8_text_encoder(enc):
-    """A copy of a TextEncoder whose weights are what int8_weights stores, dequantised: the same
-    numbers the int8 ONNX graph computes with, for measuring its quality in PyTorch. It mirrors the
-    two paths MiniLM's weights take (a Linear on token sequences exports as a MatMul whose weight is
-    the transpose, blocked; an Embedding is a per-row Gather); the export's parity check against it
-    fails loudly for a network whose weights take another path (a Gemm, a Conv)."""
+def int8_module(module, *example_inputs):
+    """A deep copy of `module` whose weights are what int8_weights stores for its ONNX export,
+    dequantised: the same numbers the int8 graph computes with, for measuring its quality in
+    PyTorch. Which path each weight takes in the graph is read from one forward pass: a Linear on
+    2-D input exports as a Gemm (one scale per output channel), on longer input as a MatMul with the
+    transposed weight (blocks of BLOCK rows); a Conv gets one scale per output channel, an Embedding
+    one per row. The export's parity check against this copy fails loudly where a weight took
+    another path."""
     import copy
 
     import torch
 
-    twin = copy.copy(enc)
-    twin.module = copy.deepcopy(enc.module)
+    twin = copy.deepcopy(module)
+    ndim: dict = {}
+    def record(m, inp, out):  # returns None: a hook's return value would replace the output
+        ndim.setdefault(m, inp[0].ndim)
+
+    hooks = [m.register_forward_hook(record) for m in twin.modules() if isinstance(m, torch.nn.Linear)]
     with torch.no_grad():
-        for m in twin.module.modules():
+        twin(*example_inputs)
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        for m in twin.modules():
             w = getattr(m, "weight", None)
-            if w is None or w.ndim != 2 or w.numel() < 4096:
+            if not isinstance(m, (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv2d)) or w is None or w.numel() < 4096:
                 continue
             a = w.detach().cpu().numpy()
             if np.abs(a).max() > OUTLIER_STD * a.std():
                 d = a.astype(np.float16).astype(np.float32)
-            elif isinstance(m, torch.nn.Linear) and a.shape[1] % BLOCK == 0:
-                d = dequantized(a.T, 1, blocked=True).T
-            elif isinstance(m, torch.nn.Embedding):
+            elif isinstance(m, torch.nn.Linear) and ndim.get(m, 2) > 2:
+                if a.shape[1] % BLOCK == 0:
+                    d = dequantized(a.T, 1, blocked=True).T
+                else:
+                    d = dequantized(a.T, 1).T
+            else:  # Gemm and Conv: per output channel; Embedding: per row (axis 0 of each)
                 d = dequantized(a, 0)
-            else:
-                continue
             w.copy_(torch.from_numpy(np.ascontiguousarray(d)))
+    return twin
+
+
+def int8_text_encoder(enc):
+    """A copy of a TextEncoder whose module is `int8_module` of its own (one forward on a prompt
+    tells each Linear's path)."""
+    import copy
+
+    twin = copy.copy(enc)
+    twin.module = int8_module(enc.module, enc.tokenize(["a red apple"]))
     return twin

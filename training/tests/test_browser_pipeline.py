@@ -10,7 +10,7 @@ from factory.browser_decoder import BrowserDecoder, gflops, load_browser_decoder
 from factory.config import FactoryConfig
 from factory.export import export_graph, ort_run
 from factory.grain import image_grain
-from factory.onnx_weights import FP16_SUFFIX, INT8_SUFFIX, int8_text_encoder, int8_weights
+from factory.onnx_weights import FP16_SUFFIX, INT8_SUFFIX, int8_module, int8_weights
 
 
 def test_the_default_browser_decoder_fits_its_budget_and_decodes_16x16_to_128x128():
@@ -25,12 +25,20 @@ def test_the_default_browser_decoder_fits_its_budget_and_decodes_16x16_to_128x12
     assert gflops(one) == 2 * 9 * 4 * 8 * 256 / 1e9
 
 
-def test_the_decoder_stage_trains_on_student_residuals_and_reports_both_decoders(tiny_trained):
+def test_the_decoder_stage_trains_on_student_outputs_and_reports_both_decoders(tiny_trained):
+    """Both robustness routes on: residuals added to real latents, and student latents paired with
+    the autoencoder's image of their polished latent."""
+    from factory.browser_decoder import student_targets
     from factory.distill import train_student
 
     train_student(tiny_trained, tiny_trained.distill.variant)  # the residuals come from the student
+    tiny_trained = copy.deepcopy(tiny_trained)
+    tiny_trained.decoder.student_share = 0.5
+    z, images = student_targets(tiny_trained, tiny_trained.decoder.residual_samples)
+    assert z.shape == (tiny_trained.decoder.residual_samples, 4, 16, 16)
+    assert images.shape == (len(z), 128, 128, 3) and images.dtype == torch.uint8
     report = train_browser_decoder(tiny_trained)
-    assert report["steps"] == tiny_trained.decoder.max_steps
+    assert report["steps"] == tiny_trained.decoder.max_steps and report["student_share"] == 0.5
     assert np.isfinite(report["val_psnr_db_mean"]) and np.isfinite(report["autoencoder_val_psnr_db_mean"])
     dec = load_browser_decoder(tiny_trained.run_dir)
     assert dec(torch.zeros(1, 4, 16, 16)).shape == (1, 3, 128, 128)
@@ -84,7 +92,7 @@ def test_int8_weights_shrink_the_file_and_compute_what_their_pytorch_twin_comput
     names = {i.name for i in model.graph.initializer}
     assert any(n.endswith(INT8_SUFFIX) for n in names) and any(n.endswith(FP16_SUFFIX) for n in names)
     assert path.stat().st_size < 0.45 * fp32
-    twin = int8_text_encoder(type("Enc", (), {"module": net})()).module
+    twin = int8_module(net, ids)
     got = ort_run(path, {"input_ids": ids.numpy()})[0]
     with torch.no_grad():
         assert np.abs(got - twin(ids).numpy()).max() < 1e-4  # the same rounded weights
@@ -107,4 +115,6 @@ def test_int8_conv_and_gemm_weights_are_rebuilt_by_constants_ort_can_fold(tmp_pa
     got = ort_run(path, {"x": x.numpy()})[0]
     with torch.no_grad():
         exact = net(x).numpy()
+        twin = int8_module(net, x)(x).numpy()
     assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
+    assert np.abs(got - twin).max() < 1e-4  # the PyTorch twin rounds the Conv and the Gemm as the graph does
