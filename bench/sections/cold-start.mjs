@@ -15,7 +15,7 @@ async function visit(context, url) {
     firstImageMs: window.__firstImageAt,
     loadMs: Number(document.getElementById('status').dataset.loadMs),
     phases: JSON.parse(document.getElementById('status').dataset.loadPhases ?? '[]'),
-    firstImage: { ms: Number(document.getElementById('status').dataset.ms), stages: JSON.parse(document.getElementById('status').dataset.stages ?? '{}') },
+    firstImageWorkerMs: Number(document.getElementById('status').dataset.ms),
     error: document.getElementById('status').dataset.state === 'error' ? document.getElementById('status').textContent : null,
   }));
   await page.close();
@@ -30,8 +30,8 @@ async function visit(context, url) {
 function phaseMedians(visits) {
   const names = [...new Set(visits.flatMap((v) => v.phases.map((p) => p.name)))];
   const out = Object.fromEntries(names.map((n) => [n, summarize(visits.map((v) => v.phases.filter((p) => p.name === n).reduce((a, p) => a + p.ms, 0)), 0).median]));
-  out['first image (worker)'] = summarize(visits.map((v) => v.firstImage.ms), 0).median;
-  out['page, worker start and paint'] = summarize(visits.map((v) => v.firstImageMs - v.loadMs - v.firstImage.ms), 0).median;
+  out['first image (worker)'] = summarize(visits.map((v) => v.firstImageWorkerMs), 0).median;
+  out['page, worker start and paint'] = summarize(visits.map((v) => v.firstImageMs - v.loadMs - v.firstImageWorkerMs), 0).median;
   return out;
 }
 
@@ -64,7 +64,8 @@ export async function run({ browser, baseUrl, backend, reps, log }) {
       await context.close();
     }
   }
-  log(`  where a return visit's time goes (medians, ms): ${JSON.stringify(phaseMedians(again))}`);
+  const cachedPhases = phaseMedians(again);
+  log(`  where a return visit's time goes (medians, ms): ${JSON.stringify(cachedPhases)}`);
   return {
     firstVisitMs: summarize(first.map((r) => r.firstImageMs), 0),
     firstVisitLoadMs: summarize(first.map((r) => r.loadMs), 0),
@@ -73,6 +74,6 @@ export async function run({ browser, baseUrl, backend, reps, log }) {
     firstVisitTransfer: transfer,
     // Where the time goes (medians, ms): the profile that says what to cut first.
     firstVisitPhases: phaseMedians(first),
-    cachedPhases: phaseMedians(again),
+    cachedPhases,
   };
 }

@@ -160,8 +160,13 @@ export interface LoadResult {
   width: number;
   height: number;
   loadMs: number;
-  /** Where the load's time went, in order (workers/runtime/load-phases.ts). */
-  phases: { name: string; ms: number }[];
+  /** Where the load's time went (workers/runtime/load-phases.ts). */
+  phases: LoadPhase[];
+}
+
+export interface LoadPhase {
+  name: string;
+  ms: number;
 }
 
 export interface GenerateRequest {

@@ -24,7 +24,7 @@ import onnx
 import torch
 
 from .common import sha256_file
-from .config import FactoryConfig
+from .config import ExportConfig, FactoryConfig
 from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alphas_cumprod
 from .onnx_weights import fp16_weights
 
@@ -318,7 +318,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     return final
 
 
-def export_pipeline(e) -> dict:
+def export_pipeline(e: ExportConfig) -> dict:
     """The evaluation pipeline that measures an export (an ExportConfig): fp16 text weights are
     evaluated as fp32 (token cosine 0.999994 to fp32 over every evaluation prompt)."""
     return {"decoder": e.decoder, "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights,
@@ -373,11 +373,9 @@ def requote_manifest(path: Path, run: Path) -> Path:
     # the student named by the manifest itself: figures of another student are never quoted for it
     student = manifest["one_step"]["student_variant"]
     made = manifest.get("export", {})
-    from types import SimpleNamespace
-
     # the pipeline the manifest's files were made with (older manifests: the parts of that time)
-    parts = SimpleNamespace(decoder=made.get("vae_decoder_kind", "autoencoder"), text_weights=made.get("text_encoder_weights", "fp16"),
-                            unet_weights=made.get("unet_weights", "fp16"))
+    parts = ExportConfig(decoder=made.get("vae_decoder_kind", "autoencoder"), text_weights=made.get("text_encoder_weights", "fp16"),
+                         unet_weights=made.get("unet_weights", "fp16"))
     quality = measured_quality(run, student, export_pipeline(parts))
     if "student" not in quality:
         raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")

@@ -1,12 +1,9 @@
 /**
- * Where a model load spends its time: named spans in the order they ran (files read from
- * IndexedDB or the network, the runtime's start, each session's creation). The cold-start bench
+ * Where a model load spends its time: named spans, listed as they end (they may overlap: files
+ * are read while the runtime starts and while sessions are created). The cold-start bench
  * prints them (bench/sections/cold-start.mjs), so a start-up change is judged by the phase it moves.
  */
-export interface LoadPhase {
-  name: string;
-  ms: number;
-}
+import type { LoadPhase } from '../../src/shared/types';
 
 export class LoadPhases {
   readonly list: LoadPhase[] = [];
