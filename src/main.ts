@@ -17,6 +17,9 @@ import { readShared, writeShared } from './ui/share-link';
 import { SupervisedGenerator } from './ui/supervisor';
 import { installTestHooks } from './ui/test-hooks';
 import { createGeneratorWorker } from './ui/worker-client';
+import { installTrustedTypesPolicy } from './shared/trusted-types';
+
+installTrustedTypesPolicy(); // before the first worker or service worker starts by URL
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const promptInput = $<HTMLInputElement>('prompt');

@@ -10,6 +10,9 @@ import type {
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
 import { clearCached, listCached } from './model-store/idb-cache';
+import { installTrustedTypesPolicy } from '../src/shared/trusted-types';
+
+installTrustedTypesPolicy(); // before ORT starts its thread workers by URL
 
 const generator = new Generator();
 

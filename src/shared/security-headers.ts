@@ -9,6 +9,8 @@
  *   it does not allow JS eval), no inline script, and network access (connect-src) only to our
  *   origin plus the model hosts in config.ts (and, in test builds only, loopback http for the e2e
  *   hub). Prompts therefore cannot leave the page even if some future bug rendered one as HTML.
+ * - Trusted Types: no string becomes markup or script except a same-origin script URL
+ *   (trusted-types.ts), so a prompt rendered as HTML by some future bug would throw, not parse.
  */
 
 export interface CspOptions {
@@ -68,6 +70,9 @@ export function contentSecurityPolicy({ modelHosts, loopbackModels = false, dev 
     'object-src': ["'none'"],
     'base-uri': ["'none'"],
     'form-action': ["'none'"],
+    // Trusted Types (trusted-types.ts): strings reach script sinks only through our one policy.
+    // Not in dev: Vite's error overlay writes innerHTML.
+    ...(dev ? {} : { 'require-trusted-types-for': ["'script'"], 'trusted-types': ['default'] }),
     ...(meta ? {} : { 'frame-ancestors': ["'none'"] }),
   };
   return Object.entries(directives)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALLOWED_MODEL_HOSTS, LOOPBACK_MODEL_HOSTS, MODEL_HUBS } from '../../src/shared/config';
 import { checkModelHost, contentSecurityPolicy, hostAllowed, securityHeaders } from '../../src/shared/security-headers';
+import { installTrustedTypesPolicy, ownScriptUrl } from '../../src/shared/trusted-types';
 import { shouldRestart } from '../../src/ui/restart-policy';
 import { cachesToDelete } from '../../workers/service-worker/caches';
 import { precachedUrlFor } from '../../workers/service-worker/routing';
@@ -54,6 +55,21 @@ describe('Content-Security-Policy', () => {
     expect(dev).toContain("script-src 'self' 'wasm-unsafe-eval'");
   });
 
+  it('requires Trusted Types with one default policy, except in dev (Vite overlay)', () => {
+    expect(directive('require-trusted-types-for')).toBe("require-trusted-types-for 'script'");
+    expect(directive('trusted-types')).toBe('trusted-types default');
+    expect(contentSecurityPolicy({ modelHosts: [], dev: true })).not.toContain('trusted-types');
+  });
+
+  it('says the same in the header and the meta tag, directive by directive (frame-ancestors is header-only)', () => {
+    const parse = (p: string) => new Map(p.split('; ').map((d) => [d.split(' ')[0], d] as const));
+    const options = { modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels: true };
+    const header = parse(contentSecurityPolicy(options));
+    const meta = parse(contentSecurityPolicy({ ...options, meta: true }));
+    expect([...header.keys()].filter((k) => !meta.has(k))).toEqual(['frame-ancestors']);
+    for (const [name, d] of meta) expect(header.get(name)).toBe(d);
+  });
+
   it('sends cross-origin isolation with every response', () => {
     const h = securityHeaders({ modelHosts: [] });
     expect(h['Cross-Origin-Opener-Policy']).toBe('same-origin');
@@ -102,5 +118,35 @@ describe('worker restarts and shared downloads', () => {
     const [a, b] = await Promise.all([flight('unet', job), flight('unet', job)]);
     expect([a, b, runs]).toEqual([1, 1, 1]);
     expect(await flight('unet', job)).toBe(2); // finished jobs are not cached
+  });
+});
+
+describe('Trusted Types policy', () => {
+  const base = 'https://app.example/onestep/index.html';
+
+  it('lets through script URLs of our own origin and refuses every other', () => {
+    expect(ownScriptUrl('assets/worker.js', base)).toBe('https://app.example/onestep/assets/worker.js');
+    expect(ownScriptUrl('https://app.example/sw.js', base)).toBe('https://app.example/sw.js');
+    expect(ownScriptUrl('blob:https://app.example/1234', base)).toBe('blob:https://app.example/1234');
+    for (const bad of ['https://evil.example/x.js', '//evil.example/x.js', 'blob:https://evil.example/1', 'data:text/javascript,1', 'javascript:alert(1)']) {
+      expect(() => ownScriptUrl(bad, base)).toThrow(/only this site's own scripts/);
+    }
+  });
+
+  it('creates the default policy once, and does nothing where the browser has no Trusted Types', () => {
+    const made: string[] = [];
+    const factory = {
+      defaultPolicy: null as unknown,
+      createPolicy(name: string, rules: { createScriptURL(url: string): string }) {
+        made.push(name);
+        factory.defaultPolicy = rules;
+        return rules;
+      },
+    };
+    installTrustedTypesPolicy({ trustedTypes: factory, location: { href: base } });
+    installTrustedTypesPolicy({ trustedTypes: factory, location: { href: base } });
+    expect(made).toEqual(['default']);
+    expect((factory.defaultPolicy as { createScriptURL(u: string): string }).createScriptURL('a.js')).toBe('https://app.example/onestep/a.js');
+    expect(() => installTrustedTypesPolicy({ location: { href: base } })).not.toThrow();
   });
 });

@@ -1,7 +1,8 @@
 // Security and privacy on the built app: in normal use every request goes to the page's own
 // origin and none carries the prompt; the Content-Security-Policy is sent (header and meta) and
 // nothing the app does violates it (ORT's WASM included); markup or script typed into the prompt
-// or put in a shared link never runs, and even a script element injected into the page is blocked.
+// or put in a shared link never runs, and even a script element injected into the page is blocked;
+// Trusted Types let no string become markup and start only our own scripts.
 import { chromium } from 'playwright-core';
 import { assert, runAll, test } from '../harness.mjs';
 import { baseArgs, executablePath, typeAndWait, waitReady } from '../lib/app-page.mjs';
@@ -71,6 +72,14 @@ export async function run({ baseUrl }) {
       assert(connect[0] === "'self'" && connect.every((s) => allowed.includes(s)), `connect-src is our origin plus the model hosts only: "${policy}"`);
       assert(!/unsafe-inline|'unsafe-eval'/.test(policy ?? ''), `no unsafe-inline / unsafe-eval: "${policy}"`);
     }
+    // the build put the same policy in both places: every meta directive is the header's, and the
+    // header has only frame-ancestors more (browsers ignore it in a meta tag)
+    const parse = (p) => new Map((p ?? '').split(/;\s*/).filter(Boolean).map((d) => [d.split(' ')[0], d.trim()]));
+    const [h, m] = [parse(csp), parse(meta)];
+    const differ = [...new Set([...h.keys(), ...m.keys()])].filter((k) => k !== 'frame-ancestors' && h.get(k) !== m.get(k));
+    assert(differ.length === 0, `header and meta differ in: ${differ.map((k) => `${k} ("${h.get(k)}" vs "${m.get(k)}")`).join(', ')}`);
+    assert(h.get('frame-ancestors') === "frame-ancestors 'none'" && !m.has('frame-ancestors'), 'frame-ancestors in the header only');
+    assert(h.get('require-trusted-types-for') === "require-trusted-types-for 'script'", `Trusted Types are required: "${csp}"`);
     const violations = await page.evaluate(() => window.__cspViolations);
     assert(violations.length === 0, `no CSP violation in normal use (ORT WASM, workers, canvas, icons): ${JSON.stringify(violations)}`);
     assert(await page.evaluate(() => crossOriginIsolated), 'still cross-origin isolated');
@@ -87,19 +96,59 @@ export async function run({ baseUrl }) {
     assert((await page.$$('body script:not([src]), body img[src="x"], body svg[onload]')).length === 0, 'no element was made from the prompt');
     // Defence in depth: even if some bug put a script element into the page, the CSP blocks it.
     const blocked = await page.evaluate(async () => {
-      const s = document.createElement('script');
-      s.textContent = 'window.__inline = 1';
-      document.body.append(s);
+      // Trusted Types refuse the script's text before script-src gets to refuse running it.
+      const refused = [];
+      try {
+        const s = document.createElement('script');
+        s.textContent = 'window.__inline = 1';
+        document.body.append(s);
+      } catch (e) {
+        refused.push(`inline: ${e.name}`);
+      }
       // A string timer is compiled later, as page code, so the CSP's ban on eval applies to it
       // (code run through the debugger protocol itself is exempt, so eval() here would prove nothing).
-      setTimeout('window.__evalRan = 1', 0);
+      try {
+        setTimeout('window.__evalRan = 1', 0);
+      } catch (e) {
+        refused.push(`timer: ${e.name}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
-      return { inline: window.__inline, evalRan: window.__evalRan, violations: window.__cspViolations.map((v) => v.directive) };
+      return { inline: window.__inline, evalRan: window.__evalRan, refused, violations: window.__cspViolations.map((v) => v.directive) };
     });
     assert(blocked.inline === undefined, 'an injected inline script did not run');
     assert(blocked.evalRan === undefined, 'string eval (setTimeout with code) is refused');
-    assert(blocked.violations.some((d) => d.startsWith('script-src')), `the browser reported the violation: ${JSON.stringify(blocked.violations)}`);
+    assert(blocked.violations.some((d) => d.startsWith('script-src') || d === 'require-trusted-types-for'),
+      `the browser reported the violation: ${JSON.stringify(blocked)}`);
   }, { timeoutMs: 300_000 });
+
+  test('Trusted Types: no string becomes markup, and only our own scripts start', async () => {
+    await page.goto(`${baseUrl}?backend=wasm`);
+    await waitReady(page);
+    const tried = await page.evaluate(() => {
+      const attempt = (f) => {
+        try {
+          f();
+          return 'allowed';
+        } catch (e) {
+          return `${e.name}: ${e.message}`;
+        }
+      };
+      return {
+        html: attempt(() => { document.createElement('div').innerHTML = '<img src=x onerror="window.__pwned=4">'; }),
+        foreignWorker: attempt(() => new Worker('https://evil.example/x.js')),
+        // the policy's check is synchronous; the page's own URL then fails to run as script, harmlessly
+        ownWorker: attempt(() => new Worker(location.href).terminate()),
+        anotherPolicy: attempt(() => window.trustedTypes.createPolicy('mine', { createHTML: (s) => s })),
+      };
+    });
+    console.log(`    ${JSON.stringify(tried)}`);
+    assert(/TypeError/.test(tried.html), `innerHTML with a string is refused: ${tried.html}`);
+    assert(/only this site's own scripts/.test(tried.foreignWorker), `a foreign script URL is refused by our policy: ${tried.foreignWorker}`);
+    assert(tried.ownWorker === 'allowed', `a script of our own origin still starts: ${tried.ownWorker}`);
+    assert(tried.anotherPolicy !== 'allowed', `no second policy can be made: ${tried.anotherPolicy}`);
+    // the page above loaded the model and painted with these rules in force (worker, ORT threads, SW)
+    assert(await page.evaluate(() => document.getElementById('status').dataset.state === 'ready'), 'the app is ready under Trusted Types');
+  }, { timeoutMs: 200_000 });
 
   try {
     return await runAll();
