@@ -13,6 +13,7 @@ import { initCompare } from './ui/compare';
 import { errorMessage } from './ui/error-message';
 import { describeProgress, formatBytes } from './ui/format';
 import { startOfflineSupport } from './ui/pwa';
+import { parseSeed, randomSeed, SEED_RULE } from './ui/seed';
 import { readShared, writeShared } from './ui/share-link';
 import { SupervisedGenerator } from './ui/supervisor';
 import { installTestHooks } from './ui/test-hooks';
@@ -24,6 +25,8 @@ installTrustedTypesPolicy(); // before the first worker or service worker starts
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const promptInput = $<HTMLInputElement>('prompt');
 const seedInput = $<HTMLInputElement>('seed');
+const seedHint = $<HTMLParagraphElement>('seed-hint');
+const notice = $<HTMLParagraphElement>('notice');
 const output = $<HTMLCanvasElement>('output');
 const status = $<HTMLParagraphElement>('status');
 const progress = $<HTMLProgressElement>('progress');
@@ -60,11 +63,22 @@ function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'er
   status.dataset.state = state;
 }
 
-const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
-const currentSeed = () => {
-  const n = Number(seedInput.value);
-  return Number.isInteger(n) && n >= 0 ? n >>> 0 : 0;
-};
+// The last seed that kept the rule (seed.ts): a box being edited or holding a bad value keeps it.
+let lastGoodSeed = 0;
+const currentSeed = () => lastGoodSeed;
+/** Reads the seed box; false (and the rule shown beside it) when it breaks the rule. */
+function readSeedBox(): boolean {
+  const seed = parseSeed(seedInput.value);
+  seedHint.hidden = seed !== null;
+  seedInput.setAttribute('aria-invalid', String(seed === null));
+  if (seed === null) seedHint.textContent = `The seed must be ${SEED_RULE}; the image keeps seed ${lastGoodSeed}.`;
+  else lastGoodSeed = seed;
+  return seed !== null;
+}
+function setSeed(seed: number): void {
+  seedInput.value = String(seed);
+  readSeedBox();
+}
 
 function readyLine(r: GenerateResult | null): string {
   if (!model) return '';
@@ -117,13 +131,15 @@ function requestImage(): void {
 }
 
 promptInput.addEventListener('input', requestImage);
-seedInput.addEventListener('input', requestImage);
+seedInput.addEventListener('input', () => {
+  if (readSeedBox()) requestImage();
+});
 $('controls').addEventListener('submit', (e) => {
   e.preventDefault();
   requestImage();
 });
 buttons.shuffle.addEventListener('click', () => {
-  seedInput.value = String(randomSeed());
+  setSeed(randomSeed());
   requestImage();
 });
 
@@ -171,7 +187,7 @@ buttons.variations.addEventListener('click', async () => {
         label.textContent = `seed ${image.seed}`;
         b.append(c, label);
         b.addEventListener('click', () => {
-          seedInput.value = String(image.seed);
+          setSeed(image.seed);
           requestImage();
         });
         return b;
@@ -345,7 +361,7 @@ document.documentElement.dataset.build = __ONESTEP_BUILD__;
 installTestHooks({
   async paint(prompt, seed) {
     promptInput.value = prompt;
-    seedInput.value = String(seed);
+    setSeed(seed);
     typing.submit({ prompt, seed, count: 1 });
     await typing.idle();
     return { ms: Number(status.dataset.ms), generation, state: status.dataset.state ?? '' };
@@ -364,7 +380,11 @@ installTestHooks({
 async function boot(): Promise<void> {
   const shared = readShared(location.hash);
   promptInput.value = shared.prompt;
-  seedInput.value = String(shared.seed ?? randomSeed());
+  setSeed(shared.seed ?? randomSeed());
+  if (shared.badSeed !== undefined) {
+    seedHint.hidden = false;
+    seedHint.textContent = `The link's seed "${clip(shared.badSeed, 20)}" is not ${SEED_RULE}, so a random seed is used.`;
+  }
 
   // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
   void navigator.storage?.persist?.().catch(() => false);
@@ -376,8 +396,22 @@ async function boot(): Promise<void> {
   if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint, modelId: () => model?.modelId } });
   const index = await readModelIndex();
   addModel.showKnown(index);
-  loadRequest = { modelId: params.get('model') ?? defaultModelId(index), backend, threads };
+  const linked = params.get('model');
+  loadRequest = { modelId: linked ?? defaultModelId(index), backend, threads };
   await loadModel();
+  // A link naming a model this device does not have (or junk) still opens the app: the default
+  // model, and a note saying what the link asked for. Ids are only looked up, never fetched.
+  if (!model && linked !== null && linked !== defaultModelId(index)) {
+    const url = new URL(location.href);
+    url.searchParams.delete('model');
+    history.replaceState(null, '', url);
+    loadRequest = { ...loadRequest, modelId: defaultModelId(index) };
+    await loadModel();
+    notice.hidden = false;
+    notice.textContent = `The link asks for the model "${clip(linked, 60)}", which this device neither ships nor has added, so the default model is open.`;
+  }
 }
+
+const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n)}…` : text);
 
 void boot();
