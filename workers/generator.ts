@@ -21,6 +21,7 @@ import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/
 import { createClipTokenizer } from './pipeline/clip-tokenize';
 import { encodeTextTensor } from './pipeline/encode-text';
 import { checkDevice, type DeviceNeeds } from './runtime/device-check';
+import { checkGraphContract } from './runtime/graph-contract';
 import { ddimTeacher } from './pipeline/ddim-teacher';
 import { decodeLatents } from './pipeline/decode';
 import { denoiseOneStep } from './pipeline/denoise-one-step';
@@ -292,6 +293,7 @@ export class Generator {
       // The first session's time includes compiling and starting the runtime's WebAssembly.
       const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }));
       made.push(s);
+      checkGraphContract(s, manifest.tensors[g], g);
       return s;
     };
     try {
@@ -470,7 +472,14 @@ export class Generator {
       if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
       if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
       if (!m.teacher) {
-        m.teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
+        const teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
+        try {
+          checkGraphContract(teacher, m.manifest.tensors.unet, 'unet_teacher'); // the student's signature
+        } catch (err) {
+          await teacher.release().catch(() => undefined);
+          throw err;
+        }
+        m.teacher = teacher;
         m.teacherFile.sessionMade();
       }
       const t0 = performance.now();

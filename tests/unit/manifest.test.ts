@@ -26,6 +26,17 @@ describe('validateManifest', () => {
     ['teacher file not listed', () => { const m = clone(); m.teacher.file = 'nowhere'; return m; }, /teacher\.file/],
     ['unet input missing', () => { const m = clone(); delete m.tensors.unet.inputs.timestep; return m; }, /tensors\.unet\.inputs\.timestep/],
     ['bad output range', () => { const m = clone(); m.output.range = [1, -1]; return m; }, /output\.range/],
+    // hostile repositories (issue 25): numbers that would allocate gigabytes are refused first
+    ['a 1 TB file', () => { const m = clone(); m.files.unet.bytes = 1e12; return m; }, /files\.unet\.bytes.*4 GiB/],
+    ['fractional bytes', () => { const m = clone(); m.files.unet.bytes = 10.5; return m; }, /files\.unet\.bytes/],
+    ['a sha256 in capitals or too short', () => { const m = clone(); m.files.unet.sha256 = 'A'.repeat(64); return m; }, /sha256/],
+    ['a latent of a billion values', () => { const m = clone(); m.latent = { channels: 1000, height: 1000, width: 1000 }; return m; }, /latent/],
+    ['a latent side of 100,000', () => { const m = clone(); m.latent.height = 100_000; return m; }, /latent\.height/],
+    ['an output of 100,000 pixels a side', () => { const m = clone(); m.output.width = 100_000; return m; }, /output\.width/],
+    ['a million tokens', () => { const m = clone(); m.tokenizer.max_length = 1e6; return m; }, /tokenizer\.max_length/],
+    ['a batch of 10,000', () => { const m = clone(); m.runtime = { max_batch: 10_000 }; return m; }, /runtime\.max_batch/],
+    ['NaN sizes', () => { const m = clone(); m.output.height = Number.NaN; return m; }, /output\.height/],
+    ['a path with a backslash escape', () => { const m = clone(); m.files.unet.path = '/abs/model.onnx'; return m; }, /relative path/],
   ])('rejects %s with a named ManifestError', (_label, make, message) => {
     try {
       validateManifest(make());

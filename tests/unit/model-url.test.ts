@@ -47,4 +47,39 @@ describe('parseModelUrl', () => {
     expect(named(() => parseModelUrl('sd turbo'))).toBe('LayoutError');
     expect(named(() => parseModelUrl('https://huggingface.co/onlyowner'))).toBe('LayoutError');
   });
+
+  // Hostile URLs (issue 25): each is refused with a named error before any request is made.
+  it('refuses credentials, other ports, IP literals and look-alike (IDN) hosts', () => {
+    expect(named(() => parseModelUrl('https://user@huggingface.co/o/n'))).toBe('InsecureUrlError');
+    expect(named(() => parseModelUrl('https://huggingface.co:8443/o/n'))).toBe('HostNotAllowedError');
+    expect(named(() => parseModelUrl('https://13.35.1.1/o/n'))).toBe('HostNotAllowedError');
+    expect(named(() => parseModelUrl('https://[2600:9000::1]/o/n'))).toBe('HostNotAllowedError');
+    expect(named(() => parseModelUrl('http://[::1]:8000/o/n', testBuild))).toBe('InsecureUrlError');
+    // Cyrillic "і": the URL parser writes it as punycode, so the message shows the real host
+    let shown = '';
+    try {
+      parseModelUrl('https://huggіngface.co/o/n');
+    } catch (err) {
+      shown = (err as Error).message;
+    }
+    expect(shown).toMatch(/^https:\/\/xn--/);
+    expect(named(() => parseModelUrl('https://huggingface.co.evil.example/o/n'))).toBe('HostNotAllowedError');
+  });
+
+  it('refuses .. paths, encoded slashes and ids too long for the hub', () => {
+    expect(named(() => parseModelUrl('owner/../x'))).toBe('LayoutError');
+    expect(named(() => parseModelUrl('https://huggingface.co/owner/../x'))).toBe('LayoutError');
+    expect(named(() => parseModelUrl('https://huggingface.co/owner/%2e%2e/x'))).toBe('LayoutError');
+    expect(named(() => parseModelUrl('https://huggingface.co/own%2Fer/name'))).toBe('LayoutError');
+    expect(named(() => parseModelUrl(`${'a'.repeat(97)}/b`))).toBe('LayoutError');
+    expect(named(() => parseModelUrl(`https://huggingface.co/a/${'b'.repeat(5000)}`))).toBe('LayoutError');
+    expect(parseModelUrl(`${'a'.repeat(96)}/b`).repo).toBe(`${'a'.repeat(96)}/b`);
+  });
+
+  it('keeps a revision inside its path segment: an encoded slash or .. is escaped again in file URLs', () => {
+    const ref = parseModelUrl('https://huggingface.co/a/b/tree/..%2F..%2Fx');
+    expect(ref.revision).toBe('../../x');
+    expect(baseUrlOf(ref)).toBe('https://huggingface.co/a/b/resolve/..%2F..%2Fx/');
+    expect(named(() => parseModelUrl(`https://huggingface.co/a/b/tree/${'r'.repeat(200)}`))).toBe('LayoutError');
+  });
 });

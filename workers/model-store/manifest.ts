@@ -49,6 +49,15 @@ function oneOf<T extends string>(parent: Obj, key: string, where: string, allowe
 }
 
 const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+/** Bounds that refuse a hostile manifest before anything is allocated from its numbers: no file a
+ * browser could load is over 4 GiB (wasm32's address space); SDXL-size latents are 4 x 128 x 128,
+ * the largest canvas this app draws is 2048 x 2048; prompts are at most 512 tokens (BERT's and far
+ * over CLIP's 77). */
+const MAX_FILE_BYTES = 2 ** 32;
+const MAX_LATENT_VALUES = 16 * 256 * 256;
+const MAX_SIDE = 2048;
+const MAX_TOKENS = 512;
+const inRange = (hi: number) => (n: number) => positiveInt(n) && n <= hi;
 
 function validateFile(files: Obj, key: string): void {
   const f = obj(files, key, 'files.');
@@ -58,7 +67,7 @@ function validateFile(files: Obj, key: string): void {
   if (path.startsWith('/') || path.split('/').includes('..') || /^[a-z]+:/i.test(path)) {
     throw new ManifestError(`manifest: "${where}path" must be a relative path inside the model folder`);
   }
-  num(f, 'bytes', where, positiveInt, 'positive integer');
+  num(f, 'bytes', where, (n) => positiveInt(n) && n <= MAX_FILE_BYTES, `positive integer of at most ${MAX_FILE_BYTES} (4 GiB)`);
   const sha = str(f, 'sha256', where);
   if (!/^[0-9a-f]{64}$/.test(sha)) throw new ManifestError(`manifest: "${where}sha256" must be 64 lowercase hex digits`);
 }
@@ -81,7 +90,7 @@ export function validateManifest(raw: unknown): Manifest {
     const merges = str(tok, 'merges', 'tokenizer.');
     if (!(merges in files)) throw new ManifestError(`manifest: "tokenizer.merges" names "${merges}", which is not in "files"`);
   }
-  num(tok, 'max_length', 'tokenizer.', positiveInt, 'positive integer');
+  num(tok, 'max_length', 'tokenizer.', inRange(MAX_TOKENS), `whole number from 1 to ${MAX_TOKENS}`);
   num(tok, 'pad_id', 'tokenizer.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
 
   const tensors = obj(raw, 'tensors', '');
@@ -97,9 +106,10 @@ export function validateManifest(raw: unknown): Manifest {
   for (const name of ['sample', 'timestep', 'encoder_hidden_states']) obj(unetIn, name, 'tensors.unet.inputs.');
 
   const latent = obj(raw, 'latent', '');
-  for (const k of ['channels', 'height', 'width']) num(latent, k, 'latent.', positiveInt, 'positive integer');
+  const [c, h, w] = ['channels', 'height', 'width'].map((k) => num(latent, k, 'latent.', inRange(MAX_SIDE), `whole number from 1 to ${MAX_SIDE}`));
+  if (c * h * w > MAX_LATENT_VALUES) throw new ManifestError(`manifest: "latent" is ${c} x ${h} x ${w}, more than the ${MAX_LATENT_VALUES} values this app allocates for one image`);
   const output = obj(raw, 'output', '');
-  for (const k of ['width', 'height']) num(output, k, 'output.', positiveInt, 'positive integer');
+  for (const k of ['width', 'height']) num(output, k, 'output.', inRange(MAX_SIDE), `whole number from 1 to ${MAX_SIDE}`);
   const range = field(output, 'range', 'output.');
   if (!Array.isArray(range) || range.length !== 2 || !range.every((x) => typeof x === 'number') || range[0] >= range[1]) {
     throw new ManifestError('manifest: "output.range" must be [low, high] with low < high');
@@ -135,12 +145,12 @@ export function validateManifest(raw: unknown): Manifest {
   }
   if ('runtime' in raw) {
     const rt = obj(raw, 'runtime', '');
-    if ('max_batch' in rt) num(rt, 'max_batch', 'runtime.', positiveInt, 'positive integer');
+    if ('max_batch' in rt) num(rt, 'max_batch', 'runtime.', inRange(64), 'whole number from 1 to 64');
     if ('free_dimension_overrides' in rt) {
       const fdo = obj(rt, 'free_dimension_overrides', 'runtime.');
       for (const [graph, dims] of Object.entries(fdo)) {
         if (!isObj(dims)) throw new ManifestError(`manifest: "runtime.free_dimension_overrides.${graph}" must be an object`);
-        for (const k of Object.keys(dims)) num(dims, k, `runtime.free_dimension_overrides.${graph}.`, positiveInt, 'positive integer');
+        for (const k of Object.keys(dims)) num(dims, k, `runtime.free_dimension_overrides.${graph}.`, inRange(4096), 'whole number from 1 to 4096');
       }
     }
   }

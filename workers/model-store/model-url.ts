@@ -32,12 +32,25 @@ export const BUILD_HOST_POLICY: HostPolicy = { hubs: MODEL_HUBS, loopback: LOOPB
 // No [::1]: CSP source expressions cannot name an IPv6 literal, so the page could not reach it.
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1']);
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+// The hub caps owner and repository names at 96 characters; a longer one is junk, and would only
+// make long requests and long storage keys.
+const MAX_SEGMENT = 96;
+const MAX_REVISION = 128;
+
+function checkRepo(owner: string, name: string, shown: string): string {
+  if (!SEGMENT.test(owner) || !SEGMENT.test(name)) throw new LayoutError(`${shown} does not name a repository (expected owner/name)`);
+  if (owner.length > MAX_SEGMENT || name.length > MAX_SEGMENT) {
+    throw new LayoutError(`"${shown.slice(0, 60)}…" is too long for a repository id (owner and name have at most ${MAX_SEGMENT} characters each)`);
+  }
+  return `${owner}/${name}`;
+}
 
 export function parseModelUrl(input: string, policy: HostPolicy = BUILD_HOST_POLICY): RepoRef {
   const text = input.trim();
   if (/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/.test(text)) {
     if (!policy.hubs.includes(DEFAULT_HUB)) throw new HostNotAllowedError(`${DEFAULT_HUB} is not a model host of this build`);
-    return { origin: DEFAULT_HUB, repo: text, revision: 'main' };
+    const [owner, name] = text.split('/');
+    return { origin: DEFAULT_HUB, repo: checkRepo(owner, name, text), revision: 'main' };
   }
   let url: URL;
   try {
@@ -59,11 +72,19 @@ export function parseModelUrl(input: string, policy: HostPolicy = BUILD_HOST_POL
     );
   }
   const parts = url.pathname.split('/').filter(Boolean);
-  if (parts.length < 2 || !SEGMENT.test(parts[0]) || !SEGMENT.test(parts[1])) {
-    throw new LayoutError(`${url.href} does not name a repository (expected ${url.origin}/owner/name)`);
+  if (parts.length < 2) throw new LayoutError(`${url.href.slice(0, 120)} does not name a repository (expected ${url.origin}/owner/name)`);
+  const repo = checkRepo(parts[0], parts[1], url.href.slice(0, 120));
+  const revision = (parts[2] === 'tree' || parts[2] === 'resolve') && parts[3] ? decodeURIComponentSafe(parts[3]) : 'main';
+  if (revision.length > MAX_REVISION || /[\u0000-\u001f]/.test(revision)) throw new LayoutError(`the revision in ${url.href.slice(0, 120)} is not a branch, tag or commit name`);
+  return { origin: url.origin, repo, revision };
+}
+
+function decodeURIComponentSafe(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
-  const revision = (parts[2] === 'tree' || parts[2] === 'resolve') && parts[3] ? parts[3] : 'main';
-  return { origin: url.origin, repo: `${parts[0]}/${parts[1]}`, revision };
 }
 
 export const fileUrl = (ref: RepoRef, path: string) => `${ref.origin}/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${path}`;

@@ -1,6 +1,7 @@
 /** One UNet call (student or teacher share the signature): sample, timestep, embeddings → ε. */
 import type * as ort from 'onnxruntime-web';
 import type { Manifest } from '../../src/shared/types';
+import { checkOutputLength } from '../runtime/graph-contract';
 import { floatTensor, intTensor, readFloat32, valueType } from './tensors';
 
 /**
@@ -38,7 +39,7 @@ export async function runUnet(
   const out = await unet.run(feeds);
   try {
     // Copy out so the ORT-owned tensor can be disposed right away (GPU or wasm heap).
-    return await readFloat32(out[outName]);
+    return checkOutputLength(await readFloat32(out[outName]), batch * channels * height * width, 'unet', `[${batch}, ${channels}, ${height}, ${width}]`);
   } finally {
     for (const t of Object.values(out)) t.dispose();
   }
