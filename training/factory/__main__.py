@@ -1,6 +1,7 @@
 """`python -m factory <stage> --config configs/full.json`
 
-Stages, in order: data, ae, teacher, distill, decoder (the browser decoder), classifier, eval, export, docs.  `all` runs every stage;
+Stages, in order: data, ae, teacher, distill, decoder (the browser decoder), text (the browser text
+encoder), classifier, eval, export, docs.  `all` runs every stage;
 each stage skips work that a finished checkpoint already holds and resumes an interrupted one.
 `milestone` saves the AE + teacher weights to checkpoints/milestone.safetensors; `restore` turns
 that committed milestone back into a run folder, so distill/eval/export continue without retraining.
@@ -18,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-STAGES = ("data", "ae", "teacher", "distill", "decoder", "classifier", "eval", "export", "docs")
+STAGES = ("data", "ae", "teacher", "distill", "decoder", "text", "classifier", "eval", "export", "docs")
 
 
 def build_data(cfg):
@@ -53,6 +54,7 @@ RUNNERS = {
     "ae": _call("autoencoder", "train_autoencoder"),
     "teacher": _call("teacher", "train_teacher"),
     "decoder": _call("browser_decoder", "train_browser_decoder"),
+    "text": _call("text_student", "train_text_student"),
     "distill": _call("distill", "train_student"),
     "classifier": _call("classifier", "train_classifier"),
     "eval": _call("evaluate", "evaluate_all"),

@@ -67,6 +67,21 @@ class DecoderConfig:
 
 
 @dataclass
+class TextStudentConfig:
+    """The browser text encoder (text_student.py): two layers distilled from MiniLM's token embeddings."""
+    name: str = "text-student"  # folder under run_dir/text: the one the export and evaluation use
+    layers: tuple = (0, 5)  # MiniLM layers whose weights start the student's (one student layer each)
+    ffn: int = 768  # FFN width (MiniLM's 1536): 2 layers x 384 wide fit 0.1 GFLOP for 20 tokens
+    embed_rank: int = 128  # token table 30,522 x rank, then rank -> 384 (int8: 3.9 MB)
+    lr: float = 5e-4
+    batch_size: int = 128
+    max_steps: int = 6000
+    time_budget_s: float | None = None
+    ema_decay: float = 0.999
+    checkpoint_every_s: float = 180.0
+
+
+@dataclass
 class TeacherConfig:
     block_out_channels: tuple = (128, 192, 256)
     layers_per_block: int = 2
@@ -153,10 +168,12 @@ class EvalConfig:
     fid_resamples: int = 200
     # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
     # encoder's weights are "fp32" or "int8", the UNets' "fp16" or "int8" (as onnx_weights stores
-    # them); None = the export's (export.decoder, .text_weights, .unet_weights), so the evaluation
+    # them), the text encoder "minilm" or "distilled" (text_student.py); None = the export's
+    # (export.decoder, .text_encoder, .text_weights, .unet_weights), so the evaluation
     # measures what is shipped. Give each other pipeline its own name (its cached images record the
     # pipeline that made them).
     decoder: str | None = None
+    text_encoder: str | None = None
     text_weights: str | None = None
     unet_weights: str | None = None
     # another evaluation (its eval.name) whose pipeline every model here is also judged against, with
@@ -183,7 +200,9 @@ class ExportConfig:
     # UNet weights (student and teacher): "fp16" or "int8" (weight-only, onnx_weights.py)
     unet_weights: str = "fp16"
     parity_tolerance: float = 2e-2
-    # text encoder weights: "int8" (weight-only, onnx_weights.py) or "fp16"
+    # text encoder: "minilm" (all-MiniLM-L6-v2, 0.43 GFLOP) or "distilled" (text_student.py,
+    # text_student.name: two layers, 0.1 GFLOP); its weights "int8" (weight-only, onnx_weights.py) or "fp16"
+    text_encoder: str = "minilm"
     text_weights: str = "int8"
     # "autoencoder": the autoencoder's own decoder (1.37 GFLOP, shipped); "browser": the decoder
     # stage's network (browser_decoder.py, 0.14 GFLOP; not shipped yet: it cost FID, LAB_NOTEBOOK.md)
@@ -198,6 +217,7 @@ class FactoryConfig:
     text: TextConfig = field(default_factory=TextConfig)
     ae: AEConfig = field(default_factory=AEConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    text_student: TextStudentConfig = field(default_factory=TextStudentConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -11,7 +11,7 @@ in the feature space of the evaluation classifier (classifier.py, trained on rea
   grain              colour grain in flat regions of the 128 px images (grain.image_grain, 0-255 levels)
   NFE                network evaluations per image (UNet calls; CFG counts 2 per step)
 
-The pipeline around the UNet is a setting (eval.decoder, eval.text_weights), so the old pipeline and
+The pipeline around the UNet is a setting (eval.decoder, .text_encoder, .text_weights, .unet_weights), so the old pipeline and
 the browser one are measured with the same instrument, prompts and seeds (each under its own eval.name).
 
 Sanity rows: real vs real (two disjoint halves of the real images) and pure noise.
@@ -29,7 +29,7 @@ from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 
 # What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
-OLD_PIPELINE = {"decoder": "autoencoder", "text_weights": "fp32", "unet_weights": "fp16"}
+OLD_PIPELINE = {"decoder": "autoencoder", "text_encoder": "minilm", "text_weights": "fp32", "unet_weights": "fp16"}
 
 
 def with_defaults(pipeline: dict | None) -> dict:
@@ -109,6 +109,12 @@ def pipeline_parts(cfg: FactoryConfig, device="cpu"):
     else:
         raise ValueError(f"eval.decoder must be 'browser' or 'autoencoder', not {pipe['decoder']!r}")
     enc = text_encoder_for(cfg, device)
+    if pipe["text_encoder"] == "distilled":
+        from .text_student import distilled_text_encoder
+
+        enc = distilled_text_encoder(cfg, enc)
+    elif pipe["text_encoder"] != "minilm":
+        raise ValueError(f"eval.text_encoder must be 'minilm' or 'distilled', not {pipe['text_encoder']!r}")
     if pipe["text_weights"] == "int8":
         from .onnx_weights import int8_text_encoder
 

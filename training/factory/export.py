@@ -1,7 +1,7 @@
 """Stage 7: ONNX export into public/models/<id>/ in the diffusers/optimum layout, plus manifest.json.
 
   tokenizer/tokenizer.json    MiniLM WordPiece, truncation + padding to the trained token count
-  text_encoder/model.onnx     input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (int8 weights, export.text_weights)
+  text_encoder/model.onnx     input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (MiniLM or distilled, export.text_encoder; int8 weights, .text_weights)
   unet/model.onnx             sample, timestep, encoder_hidden_states -> out_sample     (one-step student)
   unet_teacher/model.onnx     same signature, the multi-step teacher
   vae_decoder/model.onnx      latent_sample -> sample [B, 3, H, W] in [-1, 1] (export.decoder: the
@@ -157,6 +157,13 @@ def text_encoder_cosine(enc, path: Path, prompts: list[str]) -> dict:
             "text_encoder_cosine_prompts": len(prompts)}
 
 
+def text_encoder_licence(kind: str) -> dict:
+    """MiniLM's licence, and for the distilled encoder what it was distilled from (Apache-2.0 allows it)."""
+    if kind == "distilled":
+        return {**TEXT_ENCODER_LICENSE, "name": f"distilled by Onestep from {TEXT_ENCODER_LICENSE['name']}"}
+    return TEXT_ENCODER_LICENSE
+
+
 def tensor_spec(dtype: str, shape: list) -> dict:
     return {"dtype": dtype, "shape": shape}
 
@@ -198,20 +205,32 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     # two outlier weights fp16, the embedding table gathered as int8). Parity is against PyTorch
     # with the same rounded weights; what the rounding costs is measured against fp32 MiniLM as the
     # token embeddings' cosine over every evaluation prompt (text_encoder_cosine_*).
+    # The distilled encoder (text_student.py) has MiniLM's contract; the cosine is to fp32 MiniLM either way.
     ids = enc.tokenize(["red apple, noto emoji", "a smiling cat face"])
     te = stage / "text_encoder" / "model.onnx"
-    export_graph(enc.module, (ids,), te, ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
+    if e.text_encoder == "distilled":
+        from .text_student import distilled_text_encoder, gflops as text_gflops
+
+        shipped_enc = distilled_text_encoder(cfg, enc)
+        report["text_encoder_gflop"] = round(text_gflops(shipped_enc.module, L), 4)
+    elif e.text_encoder == "minilm":
+        shipped_enc = enc
+    else:
+        raise ValueError(f"export.text_encoder must be 'minilm' or 'distilled', not {e.text_encoder!r}")
+    export_graph(shipped_enc.module, (ids,), te, ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
     if e.text_weights == "int8":
         from .onnx_weights import int8_text_encoder, int8_weights
 
         onnx.save(int8_weights(onnx.load(str(te))), str(te))
-        ref = int8_text_encoder(enc).module(ids).numpy()
-        report.update(text_encoder_cosine(enc, te, ds_prompts(cfg)))
+        ref = int8_text_encoder(shipped_enc).module(ids).numpy()
     elif e.text_weights == "fp16":
         onnx.save(fp16_weights(onnx.load(str(te))), str(te))
-        ref = enc.module(ids).numpy()
+        ref = shipped_enc.module(ids).numpy()
     else:
         raise ValueError(f"export.text_weights must be 'int8' or 'fp16', not {e.text_weights!r}")
+    if e.text_weights == "int8" or e.text_encoder == "distilled":
+        report.update(text_encoder_cosine(enc, te, ds_prompts(cfg)))
+    report["text_encoder_kind"] = e.text_encoder
     report["text_encoder_weights"] = e.text_weights
     report["text_encoder_max_abs_err"] = check_parity("text_encoder", te, {"input_ids": ids.numpy()}, ref, 1e-2)
 
@@ -280,7 +299,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         "created": time.strftime("%Y-%m-%d"),
         "license": {"weights": "CC-BY-SA-4.0",
                     "why": "trained on OpenMoji (CC BY-SA 4.0) together with Twemoji (CC BY 4.0) and Noto Emoji (Apache-2.0)"},
-        "attribution": {**attribution(ds.meta), "text_encoder": TEXT_ENCODER_LICENSE},
+        "attribution": {**attribution(ds.meta), "text_encoder": text_encoder_licence(e.text_encoder)},
         "files": files,
         "tokenizer": {"kind": "tokenizers-json", "max_length": L, "pad_id": 0, "lowercase": True},
         "tensors": {
@@ -321,8 +340,8 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
 def export_pipeline(e: ExportConfig) -> dict:
     """The evaluation pipeline that measures an export (an ExportConfig): fp16 text weights are
     evaluated as fp32 (token cosine 0.999994 to fp32 over every evaluation prompt)."""
-    return {"decoder": e.decoder, "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights,
-            "unet_weights": e.unet_weights}
+    return {"decoder": e.decoder, "text_encoder": e.text_encoder,
+            "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights, "unet_weights": e.unet_weights}
 
 
 def measured_quality(run: Path, student_name: str, pipeline: dict | None = None) -> dict:
@@ -374,7 +393,8 @@ def requote_manifest(path: Path, run: Path) -> Path:
     student = manifest["one_step"]["student_variant"]
     made = manifest.get("export", {})
     # the pipeline the manifest's files were made with (older manifests: the parts of that time)
-    parts = ExportConfig(decoder=made.get("vae_decoder_kind", "autoencoder"), text_weights=made.get("text_encoder_weights", "fp16"),
+    parts = ExportConfig(decoder=made.get("vae_decoder_kind", "autoencoder"), text_encoder=made.get("text_encoder_kind", "minilm"),
+                         text_weights=made.get("text_encoder_weights", "fp16"),
                          unet_weights=made.get("unet_weights", "fp16"))
     quality = measured_quality(run, student, export_pipeline(parts))
     if "student" not in quality:
