@@ -383,7 +383,7 @@ async function boot(): Promise<void> {
   setSeed(shared.seed ?? randomSeed());
   if (shared.badSeed !== undefined) {
     seedHint.hidden = false;
-    seedHint.textContent = `The link's seed "${clip(shared.badSeed, 20)}" is not ${SEED_RULE}, so a random seed is used.`;
+    seedHint.textContent = `The link's seed "${shared.badSeed}" is not ${SEED_RULE}, so a random seed is used.`;
   }
 
   // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
@@ -396,22 +396,22 @@ async function boot(): Promise<void> {
   if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint, modelId: () => model?.modelId } });
   const index = await readModelIndex();
   addModel.showKnown(index);
+  // A link naming a model this device neither ships nor has added (or junk) opens the default
+  // model with a note; the id is only looked up, never fetched. Judged before loading, so a known
+  // model that fails to load still says why.
   const linked = params.get('model');
-  loadRequest = { modelId: linked ?? defaultModelId(index), backend, threads };
-  await loadModel();
-  // A link naming a model this device does not have (or junk) still opens the app: the default
-  // model, and a note saying what the link asked for. Ids are only looked up, never fetched.
-  if (!model && linked !== null && linked !== defaultModelId(index)) {
+  const known = linked === null || index.length === 0 || index.some((e) => e.id === linked && !e.url)
+    || (await generator.listAdded().catch(() => [])).some((a) => a.id === linked);
+  if (!known) {
     const url = new URL(location.href);
     url.searchParams.delete('model');
     history.replaceState(null, '', url);
-    loadRequest = { ...loadRequest, modelId: defaultModelId(index) };
-    await loadModel();
     notice.hidden = false;
-    notice.textContent = `The link asks for the model "${clip(linked, 60)}", which this device neither ships nor has added, so the default model is open.`;
+    const shown = linked.length > 60 ? `${linked.slice(0, 60)}…` : linked;
+    notice.textContent = `The link asks for the model "${shown}", which this device neither ships nor has added, so the default model is open.`;
   }
+  loadRequest = { modelId: known && linked !== null ? linked : defaultModelId(index), backend, threads };
+  await loadModel();
 }
-
-const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n)}…` : text);
 
 void boot();
