@@ -167,15 +167,17 @@ class EvalConfig:
     bootstrap_resamples: int = 2000
     fid_resamples: int = 200
     # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
-    # encoder's weights are "fp32" or "int8", the UNets' "fp16" or "int8" (as onnx_weights stores
-    # them), the text encoder "minilm" or "distilled" (text_student.py); None = the export's
-    # (export.decoder, .text_encoder, .text_weights, .unet_weights), so the evaluation
+    # encoder's weights are "fp32" or "int8", the student's and the teacher's UNet "fp16" or "int8"
+    # (as onnx_weights stores them), the text encoder "minilm" or "distilled" (text_student.py);
+    # None = the export's (export.decoder, .text_encoder, .text_weights, .unet_weights,
+    # .teacher_weights), so the evaluation
     # measures what is shipped. Give each other pipeline its own name (its cached images record the
     # pipeline that made them).
     decoder: str | None = None
     text_encoder: str | None = None
     text_weights: str | None = None
     unet_weights: str | None = None
+    teacher_weights: str | None = None
     # another evaluation (its eval.name) whose pipeline every model here is also judged against, with
     # the same prompts and seeds: old pipeline vs new, paired (report "baseline")
     baseline: str | None = None
@@ -197,8 +199,10 @@ class ExportConfig:
     model_id: str = "onestep-emoji"
     version: str = "1"
     out_dir: str = "public/models"
-    # UNet weights (student and teacher): "fp16" or "int8" (weight-only, onnx_weights.py)
-    unet_weights: str = "fp16"
+    # UNet weights, each "fp16" or "int8" (weight-only, onnx_weights.py): the student's one call
+    # keeps its quality in int8, the teacher's 25 steps compound the rounding (LAB_NOTEBOOK.md, session 16)
+    unet_weights: str = "int8"
+    teacher_weights: str = "fp16"
     parity_tolerance: float = 2e-2
     # text encoder: "minilm" (all-MiniLM-L6-v2, 0.43 GFLOP) or "distilled" (text_student.py,
     # text_student.name: two layers, 0.1 GFLOP); its weights "int8" (weight-only, onnx_weights.py) or "fp16"

@@ -11,7 +11,8 @@ in the feature space of the evaluation classifier (classifier.py, trained on rea
   grain              colour grain in flat regions of the 128 px images (grain.image_grain, 0-255 levels)
   NFE                network evaluations per image (UNet calls; CFG counts 2 per step)
 
-The pipeline around the UNet is a setting (eval.decoder, .text_encoder, .text_weights, .unet_weights), so the old pipeline and
+The pipeline around the UNet is a setting (eval.decoder, .text_encoder, .text_weights, .unet_weights,
+.teacher_weights), so the old pipeline and
 the browser one are measured with the same instrument, prompts and seeds (each under its own eval.name).
 
 Sanity rows: real vs real (two disjoint halves of the real images) and pure noise.
@@ -29,13 +30,18 @@ from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 
 # What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
-OLD_PIPELINE = {"decoder": "autoencoder", "text_encoder": "minilm", "text_weights": "fp32", "unet_weights": "fp16"}
+OLD_PIPELINE = {"decoder": "autoencoder", "text_encoder": "minilm", "text_weights": "fp32", "unet_weights": "fp16",
+                "teacher_weights": "fp16"}
 
 
 def with_defaults(pipeline: dict | None) -> dict:
     """A recorded pipeline with the parts it does not name filled in from the old one: records made
-    before a part became a setting were made with the old part."""
-    return {**OLD_PIPELINE, **(pipeline or {})}
+    before a part became a setting were made with the old part. Records from before the teacher's
+    UNet had its own setting stored both UNets as `unet_weights` says."""
+    pipeline = dict(pipeline or {})
+    if "unet_weights" in pipeline:
+        pipeline.setdefault("teacher_weights", pipeline["unet_weights"])
+    return {**OLD_PIPELINE, **pipeline}
 
 
 def eval_dir(cfg: FactoryConfig) -> Path:
@@ -66,7 +72,7 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
 
 
 def eval_pipeline(cfg: FactoryConfig) -> dict:
-    """The pipeline this evaluation measures: eval.decoder / .text_weights / .unet_weights, each
+    """The pipeline this evaluation measures: eval.decoder / .text_weights / .unet_weights / .teacher_weights, each
     defaulting to the export's (so a plain `eval` measures what `export` ships)."""
     from .export import export_pipeline
 
@@ -74,9 +80,10 @@ def eval_pipeline(cfg: FactoryConfig) -> dict:
     return {k: getattr(cfg.eval, k) or v for k, v in shipped.items()}
 
 
-def stored_unet(cfg: FactoryConfig, unet):
-    """The UNet with its weights as eval_pipeline(cfg) stores them (int8: onnx_weights' rounding)."""
-    kind = eval_pipeline(cfg)["unet_weights"]
+def stored_unet(cfg: FactoryConfig, unet, role: str = "student"):
+    """The UNet with its weights as eval_pipeline(cfg) stores the student's or the teacher's
+    (int8: onnx_weights' rounding)."""
+    kind = eval_pipeline(cfg)["teacher_weights" if role == "teacher" else "unet_weights"]
     if kind == "int8":
         from .onnx_weights import int8_module
 
@@ -86,7 +93,7 @@ def stored_unet(cfg: FactoryConfig, unet):
                    torch.zeros(1, cfg.text.max_tokens, cfg.text.width, device=p.device))
         return int8_module(unet, *example)
     if kind != "fp16":  # the PyTorch UNets here hold the shipped fp16 values (imported or restored)
-        raise ValueError(f"eval.unet_weights must be 'int8' or 'fp16', not {kind!r}")
+        raise ValueError(f"eval.unet_weights / eval.teacher_weights must be 'int8' or 'fp16', not {kind!r}")
     return unet
 
 
@@ -124,6 +131,13 @@ def pipeline_parts(cfg: FactoryConfig, device="cpu"):
     return enc, decode
 
 
+def parts_used(pipeline: dict, key: str) -> dict:
+    """The parts of a pipeline that one model key's images depend on: a teacher row never calls the
+    student's UNet, a student row never the teacher's (so their cached images carry across)."""
+    unused = {"teacher@": "unet_weights", "student:": "teacher_weights"}
+    return {k: v for k, v in pipeline.items() if not any(key.startswith(p) and k == u for p, u in unused.items())}
+
+
 def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict[str, np.ndarray]:
     """Cached generation of every prompt set for one model key (a cached larger set is sliced).
     Also returns each set's per-image grain as "grain_<set>" where the cache has it."""
@@ -133,7 +147,8 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
         d = np.load(path)
         # images cached before pipelines were recorded came from the old one
         made_by = with_defaults(json.loads(str(d["pipeline"])) if "pipeline" in d.files else None)
-        if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets) and made_by == pipe:
+        if all(len(d[k]) >= len(v) for k, v in sets.items()) and _same_prompts(d, sets) and \
+                parts_used(made_by, key) == parts_used(pipe, key):
             out = {k: d[k][:len(v)] for k, v in sets.items()}
             out.update({f"grain_{k}": d[f"grain_{k}"][:len(v)] for k, v in sets.items() if f"grain_{k}" in d.files})
             return out
@@ -144,7 +159,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
         from .teacher import load_teacher
 
         steps, guidance = key.split("@")[1].split("x")
-        unet = stored_unet(cfg, load_teacher(cfg.run_dir, device))
+        unet = stored_unet(cfg, load_teacher(cfg.run_dir, device), "teacher")
         sampler = lambda n, c, u: ddim_sample(unet, n, c, u, int(steps), float(guidance))  # noqa: E731
     elif key.startswith("student:"):
         from .distill import load_student
@@ -156,7 +171,7 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
         from .teacher import load_teacher
 
         unet, ck = load_student(cfg.run_dir, key.split(":")[1], device)
-        unet, teacher = stored_unet(cfg, unet), stored_unet(cfg, load_teacher(cfg.run_dir, device))
+        unet, teacher = stored_unet(cfg, unet), stored_unet(cfg, load_teacher(cfg.run_dir, device), "teacher")
 
         def sampler(n, c, u):
             x = one_step(unet, n, c, cfg.distill.conditioning_timestep)

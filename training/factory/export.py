@@ -238,24 +238,25 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     x = torch.randn(2, 4, lat, lat, generator=g)
     t = torch.tensor([999, 500], dtype=torch.int64)
     c = enc.encode(["red apple", "rocket"])
-    for name, unet in (("unet", student), ("unet_teacher", teacher)):
+    for name, unet, weights in (("unet", student, e.unet_weights), ("unet_teacher", teacher, e.teacher_weights)):
         path = stage / name / "model.onnx"
         wrapped = UNetForExport(unet).eval()
         ref = wrapped(x, t, c).numpy()
         export_unet_graph(wrapped, (x, t, c), path)
-        if e.unet_weights == "int8":
+        if weights == "int8":
             from .onnx_weights import int8_module, int8_weights
 
             onnx.save(int8_weights(onnx.load(str(path))), str(path))
             ref = UNetForExport(int8_module(unet, x, t, c)).eval()(x, t, c).numpy()  # the same rounded weights
-        elif e.unet_weights == "fp16":
+        elif weights == "fp16":
             onnx.save(fp16_weights(onnx.load(str(path))), str(path))
         else:
-            raise ValueError(f"export.unet_weights must be 'int8' or 'fp16', not {e.unet_weights!r}")
+            raise ValueError(f"export.unet_weights / export.teacher_weights must be 'int8' or 'fp16', not {weights!r}")
         err = check_parity(name, path, unet_feeds(x, t, c), ref, e.parity_tolerance)
         kept = keep_shipped_if_unchanged(name, path, final / name / "model.onnx", unet_feeds(x, t, c), ref, e.parity_tolerance)
         report[f"{name}_max_abs_err"] = err if kept is None else kept
     report["unet_weights"] = e.unet_weights
+    report["teacher_weights"] = e.teacher_weights
 
     # decoder (small: kept fp32 so the last stage adds no rounding). The browser decoder
     # (browser_decoder.py, 0.14 GFLOP) takes the same input and gives the same output as the
@@ -341,7 +342,8 @@ def export_pipeline(e: ExportConfig) -> dict:
     """The evaluation pipeline that measures an export (an ExportConfig): fp16 text weights are
     evaluated as fp32 (token cosine 0.999994 to fp32 over every evaluation prompt)."""
     return {"decoder": e.decoder, "text_encoder": e.text_encoder,
-            "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights, "unet_weights": e.unet_weights}
+            "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights, "unet_weights": e.unet_weights,
+            "teacher_weights": e.teacher_weights}
 
 
 def measured_quality(run: Path, student_name: str, pipeline: dict | None = None) -> dict:
@@ -395,7 +397,8 @@ def requote_manifest(path: Path, run: Path) -> Path:
     # the pipeline the manifest's files were made with (older manifests: the parts of that time)
     parts = ExportConfig(decoder=made.get("vae_decoder_kind", "autoencoder"), text_encoder=made.get("text_encoder_kind", "minilm"),
                          text_weights=made.get("text_encoder_weights", "fp16"),
-                         unet_weights=made.get("unet_weights", "fp16"))
+                         unet_weights=made.get("unet_weights", "fp16"),
+                         teacher_weights=made.get("teacher_weights", made.get("unet_weights", "fp16")))
     quality = measured_quality(run, student, export_pipeline(parts))
     if "student" not in quality:
         raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")

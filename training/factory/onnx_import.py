@@ -37,13 +37,38 @@ class OnnxImportError(RuntimeError):
 
 
 def _initializers(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """name -> fp32 array, with fp16 copies filed under the name their Cast restores."""
+    """name -> fp32 array, with fp16 copies filed under the name their Cast restores, and int8
+    weights (onnx_weights.int8_weights) under the name their dequantizing nodes restore."""
     out = {}
     for init in model.graph.initializer:
         arr = numpy_helper.to_array(init)
         name = init.name[:-len(FP16_SUFFIX)] if init.name.endswith(FP16_SUFFIX) else init.name
         out[name] = arr.astype(np.float32) if arr.dtype == np.float16 else arr
+    out.update(_dequantized(model))
     return out
+
+
+def _dequantized(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """The values of the constant subgraphs that int8_weights writes before the network (Cast,
+    Reshape, Mul of initializers only), computed as ORT computes them at session creation."""
+    from onnx.reference import ReferenceEvaluator
+
+    graph = model.graph
+    known = {i.name for i in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        if node.op_type in ("Cast", "Reshape", "Mul") and all(i in known for i in node.input if i):
+            nodes.append(node)
+            known.update(node.output)
+    if not any(i.data_type == onnx.TensorProto.INT8 for i in graph.initializer):
+        return {}
+    outputs = [o for n in nodes for o in n.output]
+    sub = onnx.helper.make_model(
+        onnx.helper.make_graph(nodes, "dequantize", [], [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in outputs],
+                               list(graph.initializer)),
+        opset_imports=model.opset_import)
+    values = ReferenceEvaluator(sub).run(None, {})
+    return {name: v for name, v in zip(outputs, values) if v.dtype == np.float32}
 
 
 def _probe_initializers(unet, sample_args) -> tuple[dict[str, np.ndarray], list[tuple[str, int, int]]]:

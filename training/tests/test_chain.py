@@ -318,10 +318,16 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
     out = import_student(cfg, model_dir)
     got = load_checkpoint(out)["ema"]
     want, _ = load_student(tiny_trained.run_dir, shipped_student_name(tiny_trained))
+    lat = tiny_trained.data.size // 8
+    example = (torch.zeros(1, 4, lat, lat), torch.tensor([500]), torch.zeros(1, tiny_trained.text.max_tokens, tiny_trained.text.width))
+    if tiny_trained.export.unet_weights == "int8":  # the rounded weights the int8 graph computes with
+        from factory.onnx_weights import int8_module
+
+        want = int8_module(want, *example)
     want = want.state_dict()
     teacher = load_checkpoint(Path(tiny_trained.run_dir) / "teacher" / "teacher.pt")["ema"]
     assert set(got) == set(want)
-    # weights come back as exported: exact, or rounded to fp16 where export stored them so
+    # weights come back as exported: exact, rounded to fp16, or int8 x scale, as export stored them
     for k in want:
         assert torch.allclose(got[k], want[k].float(), rtol=1e-3, atol=1e-4), k
     assert any(not torch.equal(got[k], teacher[k].float()) for k in got), "imported the teacher, not the student"
@@ -444,7 +450,7 @@ def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tin
         (run / "eval" / "report.json").write_text(json.dumps({
             "sets": {"train": 600}, "rows": {"teacher@25x3.5": {"fid": 5.0}, **{f"student:{s}": {"fid": 6.0} for s in students}},
             "vs_teacher": {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"value": 1.2, "verdict": "missed"}}} for s in students},
-            "pipeline": pipeline or {"decoder": "browser", "text_weights": "int8"}}))  # the export's own
+            "pipeline": pipeline or {"decoder": "browser", "text_weights": "int8", "unet_weights": "int8", "teacher_weights": "fp16"}}))  # the export's own
 
     report(tmp_path / "other-run", ["another-student"])
     with pytest.raises(FileNotFoundError, match=shipped):
