@@ -96,8 +96,9 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   (req, result) => {
     const image = result.images[0];
     paint(output, image);
-    // The worker moved to WASM after losing the GPU device: say so instead of claiming WebGPU.
-    if (model && result.backend !== model.backend) model = { ...model, backend: result.backend, backendNote: 'the GPU stopped responding, so it switched' };
+    delete status.dataset.error;
+    // The worker moved to WASM (a lost GPU device, or an invalid image): say so instead of claiming WebGPU.
+    if (model && result.backend !== model.backend) model = { ...model, backend: result.backend, backendNote: result.switchNote ?? 'it switched' };
     generation += 1;
     lastPainted = { prompt: req.prompt, seed: image.seed };
     // Test hooks and a record of what is on screen; textContent-safe data attributes only.
@@ -115,7 +116,11 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     compare.painted();
   },
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
-  (_req, err) => setStatus(errorMessage(err), (err as { name?: string }).name === 'WorkerCrashedError' ? 'loading' : 'error'),
+  (_req, err) => {
+    const name = (err as { name?: string }).name ?? 'Error';
+    if (name !== 'WorkerCrashedError') status.dataset.error = name;
+    setStatus(errorMessage(err), name === 'WorkerCrashedError' ? 'loading' : 'error');
+  },
 );
 
 let debounce = 0;

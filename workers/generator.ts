@@ -22,6 +22,8 @@ import { createClipTokenizer } from './pipeline/clip-tokenize';
 import { encodeTextTensor } from './pipeline/encode-text';
 import { checkDevice, type DeviceNeeds } from './runtime/device-check';
 import { checkGraphContract } from './runtime/graph-contract';
+import { switchNote, withWasmFallback, type SwitchReason } from './runtime/wasm-fallback';
+import { checkFinite, checkNotBlank } from './pipeline/check-output';
 import { ddimTeacher } from './pipeline/ddim-teacher';
 import { decodeLatents } from './pipeline/decode';
 import { denoiseOneStep } from './pipeline/denoise-one-step';
@@ -47,6 +49,8 @@ interface LoadedModel extends RawModel {
   teacher: ort.InferenceSession | null;
   /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
   gpuEmbedding: boolean;
+  /** Why this model runs on WASM after starting on WebGPU (wasm-fallback.ts); null if it did not switch. */
+  switchNote: string | null;
 }
 
 export interface LoadOptions {
@@ -311,7 +315,7 @@ export class Generator {
       const teacherAbort = new AbortController();
       const teacherKey = manifest.teacher?.file;
       const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
-      this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding };
+      this.model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding, switchNote: null };
     } catch (err) {
       // A file failed after some sessions were made: free them (GPU memory) before reporting it.
       await Promise.all(made.map((s) => s.release().catch(() => undefined)));
@@ -350,12 +354,18 @@ export class Generator {
 
   /** After a device loss, reload the same model on WASM (files come from IndexedDB, no network). */
   private async recoverIfLost(): Promise<void> {
-    if (!this.deviceLost || !this.loading) return;
+    if (this.deviceLost) await this.switchToWasm('device-lost', switchNote('device-lost', null));
+  }
+
+  private async switchToWasm(reason: SwitchReason, note: string): Promise<void> {
+    if (!this.loading) return;
     try {
       await this.loadNow(this.loading.modelId, () => undefined, { backend: 'wasm' });
     } catch (err) {
-      throw new DeviceLostError(`the GPU device was lost and WASM recovery failed: ${(err as Error).message}`);
+      const what = reason === 'device-lost' ? 'the GPU device was lost' : 'WebGPU gave an invalid image';
+      throw new DeviceLostError(`${what} and WASM recovery failed: ${(err as Error).message}`);
     }
+    if (this.model) this.model.switchNote = note;
   }
 
   private requireModel(): LoadedModel {
@@ -389,21 +399,14 @@ export class Generator {
     return this.queue.run(() => this.withDeviceRecovery(() => this.generateNow(req, onProgress)));
   }
 
-  /**
-   * Runs `job`; if it failed because the GPU device was lost during the run (the loss is reported
-   * a moment after the failing call), reload on WASM and run it once more, so the user sees an
-   * image instead of an error.
-   */
+  /** Runs `job`, redone once on WASM if WebGPU lost its device or gave a bad image (wasm-fallback.ts). */
   private async withDeviceRecovery<T>(job: () => Promise<T>): Promise<T> {
     await this.recoverIfLost();
-    try {
-      return await job();
-    } catch (err) {
-      if (this.model?.backend !== 'webgpu' || !(await this.lostWithin(250))) throw err;
-      this.deviceLost = true;
-      await this.recoverIfLost();
-      return job();
-    }
+    return withWasmFallback(job, {
+      onWebGpu: () => this.model?.backend === 'webgpu',
+      lostWithin: (ms) => this.lostWithin(ms),
+      switchToWasm: (reason, note) => this.switchToWasm(reason, note),
+    });
   }
 
   private async lostWithin(ms: number): Promise<boolean> {
@@ -423,7 +426,7 @@ export class Generator {
     const key = `${tokens.key}|${seed}|${count}`;
     if (req.reuse !== false && this.lastImages?.key === key) {
       const images = this.lastImages.images.map((i) => ({ ...i, pixels: i.pixels.slice(0) }));
-      return { prompt: req.prompt, images, backend: m.backend, ms: performance.now() - t0, stages: { encode: 0, denoise: 0, decode: 0 }, steps: 0 };
+      return { prompt: req.prompt, images, backend: m.backend, switchNote: m.switchNote, ms: performance.now() - t0, stages: { encode: 0, denoise: 0, decode: 0 }, steps: 0 };
     }
     const { data: emb, ms: encodeMs } = await this.embed(m, tokens);
 
@@ -446,9 +449,9 @@ export class Generator {
         for (let i = 0; i < n; i++) embBatch.set(emb, i * emb.length);
       }
       const t1 = performance.now();
-      const x0 = await denoiseOneStep(m.unet, m.manifest, noise, embBatch, n);
+      const x0 = checkFinite(await denoiseOneStep(m.unet, m.manifest, noise, embBatch, n), 'the UNet');
       const t2 = performance.now();
-      const rgb = await decodeLatents(m.decoder, m.manifest, x0, n);
+      const rgb = checkNotBlank(checkFinite(await decodeLatents(m.decoder, m.manifest, x0, n), 'the decoder'), n, 'the decoder');
       decodeMs += performance.now() - t2;
       denoiseMs += t2 - t1;
       images.push(...this.toImages(m, rgb, n, (seed + start) >>> 0));
@@ -459,6 +462,7 @@ export class Generator {
       prompt: req.prompt,
       images,
       backend: m.backend,
+      switchNote: m.switchNote,
       ms: performance.now() - t0,
       stages: { encode: encodeMs, denoise: denoiseMs, decode: decodeMs },
       steps: 1,
@@ -495,12 +499,14 @@ export class Generator {
         onProgress?.({ phase: 'generate', step, steps: total }),
       );
       const t2 = performance.now();
-      const rgb = await decodeLatents(m.decoder, m.manifest, x0, 1);
+      checkFinite(x0, 'the teacher');
+      const rgb = checkNotBlank(checkFinite(await decodeLatents(m.decoder, m.manifest, x0, 1), 'the decoder'), 1, 'the decoder');
       const t3 = performance.now();
       return {
         prompt: req.prompt,
         images: this.toImages(m, rgb, 1, seed),
         backend: m.backend,
+        switchNote: m.switchNote,
         ms: performance.now() - t0,
         stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
         steps,

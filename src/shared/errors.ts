@@ -23,7 +23,8 @@ export type OnestepErrorName =
   | 'LayoutError'
   | 'DeviceLimitError'
   | 'InsufficientStorageError'
-  | 'HostNotAllowedError';
+  | 'HostNotAllowedError'
+  | 'BadOutputError';
 
 abstract class OnestepError extends Error {
   abstract override readonly name: OnestepErrorName;
@@ -127,4 +128,9 @@ export class HostNotAllowedError extends OnestepError {
 /** True for the QuotaExceededError DOMException that IndexedDB throws when storage is full. */
 export function isQuotaExceeded(err: unknown): boolean {
   return err instanceof DOMException && (err.name === 'QuotaExceededError' || err.code === 22);
+}
+
+/** A network gave NaN, infinite values or a blank image (check-output.ts): nothing is painted. */
+export class BadOutputError extends OnestepError {
+  override readonly name = 'BadOutputError' as const;
 }

@@ -202,6 +202,8 @@ export interface GenerateResult {
   prompt: string;
   images: GeneratedImage[];
   backend: Backend;
+  /** Why the model now runs on WASM though it was loaded on WebGPU (lost device, invalid image); null if it did not switch. */
+  switchNote: string | null;
   /** Wall time in the worker for the whole request. */
   ms: number;
   /** Per-stage timings (ms): encode is 0 when the cached embedding was reused. */

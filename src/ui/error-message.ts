@@ -39,6 +39,8 @@ export function errorMessage(err: unknown): string {
       return `Not enough storage on this device: ${detail}. Free some space or clear downloaded models.`;
     case 'HostNotAllowedError':
       return `Refused: ${detail}. This app downloads models only from the hosts it was built to allow, so nothing else is contacted.`;
+    case 'BadOutputError':
+      return `The model gave an invalid image on this device (${detail}), so nothing was painted.`;
     default:
       return `Something went wrong: ${detail}`;
   }

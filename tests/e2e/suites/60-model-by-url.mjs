@@ -2,7 +2,7 @@
 // a tiny random Stable-Diffusion pipeline is built and converted by training/ (the real converter),
 // served by a local stand-in for the Hugging Face hub (same URL scheme and tree listing), then
 // refused where it must be (plain http, missing files, fp16 without shader-f16, short storage,
-// a corrupted file), stopped by the person while it hangs or while it waits in the worker's queue,
+// a corrupted file, a model whose output is NaN), stopped by the person while it hangs or while it waits in the worker's queue,
 // and otherwise added: size and licence shown, downloaded with progress, verified, cached,
 // generating, and loaded again from IndexedDB with the hub stopped.
 import { readFileSync } from 'node:fs';
@@ -70,6 +70,8 @@ export async function run({ baseUrl, timings, root }) {
     'onestep-test/tiny-sd-queued': { dir: euler, license: 'MIT' },
     // Its manifest's licence is changed mid-test.
     'onestep-test/tiny-sd-relicensed': { dir: euler, license: 'MIT' },
+    // A valid manifest whose noise scale overflows float32: every UNet output is NaN.
+    'onestep-test/tiny-sd-overflow': { dir: euler, license: 'MIT', manifest: (m) => ({ ...m, id: 'tiny-sd-overflow', one_step: { ...m.one_step, noise_scale: 1e39 } }) },
   };
   let hub = await startHub(repos);
   const modelId = `${new URL(hub.url).host}/onestep-test/tiny-sd`;
@@ -149,6 +151,33 @@ export async function run({ baseUrl, timings, root }) {
       const s = await typeAndWait(page, 'red apple');
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 180_000 });
+
+    test('a model whose output is NaN is caught before painting, and says so (BadOutputError)', async () => {
+      // Its own context (own IndexedDB): the suite's page and its models are left as they are.
+      const own = await browser.newContext({ viewport: { width: 390, height: 844 } });
+      const p = await own.newPage();
+      try {
+        await p.goto(`${baseUrl}?testhooks=1#seed=${SEED}`);
+        await waitReady(p, { teacher: false });
+        const before = await typeAndWait(p, 'red apple');
+        const painted = await p.getAttribute('#output', 'data-generation');
+        const r = await check(p, `${hub.url}/onestep-test/tiny-sd-overflow`);
+        assert(r.state === 'ready', `plan accepted (the manifest is valid): ${JSON.stringify(r)}`);
+        await p.click('#download-model');
+        await p.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 180_000, polling: 100 });
+        assert((await p.getAttribute('#add-model-status', 'data-state')) === 'added', `added: ${await p.textContent('#add-model-status')}`);
+        await p.fill('#prompt', 'a cat');
+        await p.waitForFunction(() => document.getElementById('status').dataset.state === 'error', null, { timeout: 60_000, polling: 100 });
+        const error = await p.getAttribute('#status', 'data-error');
+        const text = await p.textContent('#status');
+        assert(error === 'BadOutputError', `BadOutputError, got ${error}: ${text}`);
+        assert(/not numbers/.test(text) && /nothing was painted/.test(text), `says what went wrong: "${text}"`);
+        assert((await p.getAttribute('#output', 'data-generation')) === painted, 'the NaN image was not painted');
+        assert((await canvasStats(p)).hash === before.hash, 'the last good image stays on the canvas');
+      } finally {
+        await own.close();
+      }
+    }, { timeoutMs: 300_000 });
 
     test('a download that hangs can be stopped: complete files stay saved, the shipped model keeps painting', async () => {
       const r = await check(page, `${hub.url}/onestep-test/tiny-sd-stall`);
