@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { downloadFile, type ChunkStore } from '../../workers/model-store/download';
-import type { IndexRecord } from '../../workers/model-store/idb-cache';
+import { ChunksGoneError, type ChunkStore, type IndexRecord } from '../../workers/model-store/chunk-store';
+import { downloadFile } from '../../workers/model-store/download';
 import { sha256Hex } from '../../workers/model-store/integrity';
 import { ChunkAssembler, parseContentRange, rangeOutcome, resumePoint, type PartialRecord } from '../../workers/model-store/resume';
 
@@ -76,6 +76,8 @@ function memoryStore(): ChunkStore & { map: Map<string, unknown>; quotaAfter?: n
       map.set(`${k}~partial`, r);
     },
     async commit(k: string, idx: IndexRecord) {
+      const gone = Array.from({ length: idx.chunks }, (_, i) => `${k}#${i}`).filter((c) => !map.has(c));
+      if (gone.length) throw new ChunksGoneError(`${gone.length} chunks removed`);
       map.set(k, idx);
       map.delete(`${k}~partial`);
     },
@@ -172,6 +174,20 @@ describe('resumable download', () => {
     expect(r.stored).toBe(false);
     expect(r.bytes).toEqual(f.bytes);
     expect(store.map.size).toBe(0);
+  });
+
+  it('storage cleared during the download (this tab or another): the file arrives in memory and nothing of it stays', async () => {
+    const f = await fileOf(1000);
+    const store = memoryStore();
+    const write = store.writeChunk;
+    store.writeChunk = async (k, i, d) => {
+      await write(k, i, d);
+      if (i === 2) store.map.clear(); // "clear downloaded models" between two chunks
+    };
+    const r = await downloadFile(base(store, f.sha256, 1000, fakeServer(f.bytes).fetchImpl));
+    expect(r.stored).toBe(false);
+    expect(r.bytes).toEqual(f.bytes);
+    expect([...store.map.keys()]).toEqual([]); // no index over missing chunks, no orphan chunks
   });
 
   it('aborting stops the download with LoadCancelledError and keeps complete chunks for later', async () => {

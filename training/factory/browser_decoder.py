@@ -15,6 +15,9 @@ pixel shuffle (DepthToSpace) for every upsampling, so nothing at all runs at 128
   64x64:  1x1 32->64 + shuffle -> 16 channels, residual block
   128x128: 3x3 16->12 at 64x64 + shuffle -> RGB
 
+or, with a fourth entry in `channels`, a narrow stage at 128x128 itself (1x1 + shuffle into it, a
+residual block, 3x3 -> RGB), where the outlines are drawn.
+
 Training: real-image latents (the autoencoder's posterior means, what the teacher was trained on) ->
 the real images, L1 + MSE + an L1 on image gradients (keeps edges sharp). Robust to the student:
 on a share of each batch the latent gets one of the one-step student's measured grain residuals
@@ -62,7 +65,15 @@ class BrowserDecoder(nn.Module):
             layers += [ResidualBlock(c) for _ in range(blocks[i])]
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
-        self.to_rgb = nn.Sequential(nn.Conv2d(channels[-1], 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+        # x8 in all: each stage after the first doubles; a decoder whose last stage is at half the
+        # output's resolution gets the last doubling from the RGB convolution's pixel shuffle
+        doublings = len(channels) - 1
+        if doublings == 3:
+            self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
+        elif doublings == 2:
+            self.to_rgb = nn.Sequential(nn.Conv2d(channels[-1], 3 * 4, 3, padding=1), nn.PixelShuffle(2))
+        else:
+            raise ValueError(f"decoder.channels: 3 or 4 stages (16x16 up to 64x64 or 128x128), not {len(channels)}")
 
     def forward(self, latent_sample):
         h = F.relu(self.conv_in(latent_sample * self.scaling_factor))

@@ -13,7 +13,7 @@
  * the next load resumes instead of starting over.
  */
 import { DownloadError, IntegrityError, isQuotaExceeded, LoadCancelledError, ModelFileMissingError } from '../../src/shared/errors';
-import type { IndexRecord } from './idb-cache';
+import { ChunksGoneError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './integrity';
 import { ChunkAssembler, chunkCount, rangeOutcome, resumePoint, type FileSpec, type PartialRecord } from './resume';
 
@@ -23,18 +23,6 @@ export interface DownloadProgress {
   bytesPerSecond: number;
   /** Bytes that were already stored from an earlier, interrupted try (0 on a fresh download). */
   resumedFrom: number;
-}
-
-/** Where chunks go (IndexedDB in the app, a Map in unit tests). */
-export interface ChunkStore {
-  readPartial(fileKey: string): Promise<PartialRecord | undefined>;
-  readChunks(fileKey: string, count: number): Promise<ArrayBuffer[] | null>;
-  writeChunk(fileKey: string, index: number, data: ArrayBuffer): Promise<void>;
-  writePartial(fileKey: string, record: PartialRecord): Promise<void>;
-  /** Writes the index record (making the file visible) and drops the partial record. */
-  commit(fileKey: string, index: IndexRecord): Promise<void>;
-  /** Removes everything of the file: index, partial record, chunks. */
-  discard(fileKey: string): Promise<void>;
 }
 
 export interface DownloadRequest {
@@ -72,7 +60,7 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
     } catch (err) {
       stored = false;
       await store.discard(fileKey).catch(() => undefined);
-      if (!isQuotaExceeded(err)) console.warn(`[onestep] could not store ${file}; keeping it in memory:`, err);
+      if (!isQuotaExceeded(err) && !(err instanceof ChunksGoneError)) console.warn(`[onestep] could not store ${file}; keeping it in memory:`, err);
     }
   };
   const cancelled = () => new LoadCancelledError(`${file}: download stopped`);

@@ -11,17 +11,8 @@
  */
 import { clear, createStore, del, delMany, get, getMany, keys, set, type UseStore } from 'idb-keyval';
 import { joinChunks } from './chunks';
-import type { ChunkStore } from './download';
+import { ChunksGoneError, type ChunkStore, type IndexRecord } from './chunk-store';
 import type { PartialRecord } from './resume';
-
-export interface IndexRecord {
-  kind: 'onestep-file';
-  sha256: string;
-  bytes: number;
-  chunks: number;
-  chunkBytes: number;
-  storedAt: number;
-}
 
 let store: UseStore | null = null;
 function db(): UseStore {
@@ -86,10 +77,33 @@ export const idbChunkStore: ChunkStore = {
   },
   writeChunk: (fileKey, i, data) => set(chunkKey(fileKey, i), data, db()),
   writePartial: (fileKey, record) => set(partialKey(fileKey), record, db()),
-  async commit(fileKey, index) {
-    await set(fileKey, index, db());
-    await del(partialKey(fileKey), db());
-  },
+  // One transaction: the index is written only if every chunk is still there, so a "clear" (from
+  // this tab or another) during the download can never leave an index over missing chunks.
+  commit: (fileKey, index) =>
+    db()('readwrite', (files) => new Promise<void>((resolve, reject) => {
+      let left = index.chunks;
+      let missing = 0;
+      const check = () => {
+        if (--left > 0) return;
+        if (missing) return reject(new ChunksGoneError(`${missing} of ${index.chunks} chunks of ${fileKey} were removed while it downloaded`));
+        files.put(index, fileKey);
+        files.delete(partialKey(fileKey));
+        files.transaction.oncomplete = () => resolve();
+        files.transaction.onerror = () => reject(files.transaction.error);
+      };
+      for (let i = 0; i < index.chunks; i++) {
+        const r = files.getKey(chunkKey(fileKey, i));
+        r.onsuccess = () => {
+          if (r.result === undefined) missing++;
+          check();
+        };
+        r.onerror = () => reject(r.error);
+      }
+      if (index.chunks === 0) {
+        left = 1;
+        check();
+      }
+    })),
   discard: deleteCached,
 };
 

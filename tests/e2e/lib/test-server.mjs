@@ -35,6 +35,8 @@ export async function headersOf(previewUrl) {
  * faults (mutable while running):
  *   cut:     { path, afterBytes }  the next GET of path sends afterBytes bytes, then drops the connection
  *   corrupt: { path }              every GET of path gets its bytes flipped (same length)
+ *   hold:    { path, afterBytes, release }  the next GET of path sends afterBytes bytes, then waits
+ *            until the promise `release` settles before sending the rest (the log entry gets held: true)
  */
 export async function startTestServer({ root, headers }) {
   const state = { root, faults: {}, log: [] };
@@ -77,6 +79,8 @@ export async function startTestServer({ root, headers }) {
     const cut = state.faults.cut?.path === url.pathname ? state.faults.cut : null;
     if (cut) state.faults.cut = undefined; // one cut per arming
     const corrupt = state.faults.corrupt?.path === url.pathname;
+    const hold = state.faults.hold?.path === url.pathname ? state.faults.hold : null;
+    if (hold) state.faults.hold = undefined;
     const stream = createReadStream(file, { start, end, highWaterMark: 256 * 1024 });
     stream.on('data', (buf) => {
       if (corrupt) for (let i = 0; i < buf.length; i += 997) buf[i] ^= 0x5a;
@@ -87,6 +91,20 @@ export async function startTestServer({ root, headers }) {
         stream.destroy();
         // Let the bytes reach the browser, then drop the connection mid-body.
         res.write(head, () => setTimeout(() => res.socket?.destroy(), 300));
+        return;
+      }
+      if (hold && !entry.held && entry.sent + buf.length >= hold.afterBytes) {
+        const head = buf.subarray(0, hold.afterBytes - entry.sent);
+        entry.sent += head.length;
+        entry.held = true;
+        stream.pause();
+        res.write(head);
+        Promise.resolve(hold.release).finally(() => {
+          const rest = buf.subarray(head.length);
+          entry.sent += rest.length;
+          res.write(rest);
+          stream.resume();
+        });
         return;
       }
       entry.sent += buf.length;

@@ -1,7 +1,8 @@
 // Downloads that survive faults, on a server that misbehaves on purpose: a connection cut half way
 // through a model file resumes with a Range request for only the missing part; a file with the
 // wrong bytes is rejected with a clear message and nothing of it stays in IndexedDB; two tabs
-// loading at once download each file once; a tiny storage quota runs the model from memory.
+// loading at once download each file once; a tiny storage quota runs the model from memory;
+// "clear downloaded models" during a download, and in one tab while another generates.
 // Each case uses a fresh browser context (empty storage). Service workers are blocked here so the
 // server log shows exactly what the page fetched (the offline suite covers the service worker).
 import { readFileSync } from 'node:fs';
@@ -134,6 +135,63 @@ export async function run({ baseUrl, root }) {
     const orphans = keys.filter((k) => k.endsWith('~partial') || (k.includes('#') && !keys.includes(k.split('#')[0])));
     console.log(`    stored under the tiny quota: ${JSON.stringify(keys)}`);
     assert(orphans.length === 0, `no partial chunks left behind: ${JSON.stringify(orphans)}`);
+    await context.close();
+  }, { timeoutMs: 600_000 });
+
+  test('"clear downloaded models" during a download: the model still loads and paints, and nothing half-stored stays', async () => {
+    const context = await fresh();
+    const page = await context.newPage();
+    let release;
+    const unet = `${MODEL}${manifest.files.unet.path}`;
+    server.faults.hold = { path: unet, afterBytes: 6 * MiB, release: new Promise((r) => (release = r)) };
+    const from = server.log.length;
+    await page.goto(url);
+    // Clicked while the UNet's download is held half way (its first chunks are already stored).
+    await page.waitForFunction(() => document.getElementById('status').dataset.state !== undefined, null, { timeout: 60_000 });
+    const deadline = Date.now() + 120_000;
+    while (!server.log.slice(from).some((e) => e.path === unet && e.held) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert(server.log.slice(from).some((e) => e.path === unet && e.held), 'the UNet download was held half way');
+    await new Promise((r) => setTimeout(r, 500)); // its first chunks reach IndexedDB
+    const before = await idbKeys(page);
+    assert(before.some((k) => k.endsWith('/unet#0')), `the UNet's first chunk was stored before the clear: ${JSON.stringify(before)}`);
+    await page.evaluate(() => document.getElementById('clear').click());
+    await page.waitForFunction(() => /cleared/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+    release();
+    const r = await loadOutcome(page);
+    assert(r.state !== 'error', `the model loaded: "${r.text}"`);
+    const img = await typeAndWait(page, 'red apple');
+    assert(img.std > 8, 'and paints');
+    const keys = await idbKeys(page);
+    const unetKeys = keys.filter((k) => k.includes('/unet#') || k.endsWith('/unet') || k.endsWith('/unet~partial'));
+    console.log(`    stored after the clear: ${JSON.stringify(keys)}`);
+    assert(unetKeys.length === 0, `nothing of the UNet stayed (its early chunks were cleared): ${JSON.stringify(unetKeys)}`);
+    const orphans = keys.filter((k) => k.includes('#') && !keys.includes(k.split('#')[0]));
+    assert(orphans.length === 0, `no chunks without their file: ${JSON.stringify(orphans)}`);
+    await context.close();
+  }, { timeoutMs: 600_000 });
+
+  test('two tabs: one clears the downloads while the other generates, which keeps painting', async () => {
+    const context = await fresh();
+    const a = await context.newPage();
+    await a.goto(url);
+    assert((await loadOutcome(a)).state !== 'error', 'tab A loaded');
+    const b = await context.newPage();
+    await b.goto(url);
+    assert((await loadOutcome(b)).state !== 'error', 'tab B loaded (from IndexedDB)');
+    assert(Object.values(await fileSources(b)).every((s) => s === 'cache'), 'tab B read every file from IndexedDB');
+    // A generates while B clears, then again after.
+    const painting = typeAndWait(a, 'green frog');
+    await b.evaluate(() => document.getElementById('clear').click());
+    await b.waitForFunction(() => /cleared/.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+    assert((await painting).std > 8, 'tab A painted during the clear');
+    assert((await typeAndWait(a, 'blue whale')).std > 8, 'and after it (its sessions hold the weights)');
+    const keys = await idbKeys(a);
+    assert(!keys.some((k) => k.includes('#')), `the clear emptied the store: ${JSON.stringify(keys)}`);
+    // The next visit downloads again and works.
+    const from = server.log.length;
+    await b.reload();
+    assert((await loadOutcome(b)).state !== 'error', 'tab B loads again after the clear');
+    assert(server.log.slice(from).some((e) => /unet\/model\.onnx$/.test(e.path)), 'by downloading the model again');
     await context.close();
   }, { timeoutMs: 600_000 });
 
