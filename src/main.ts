@@ -11,7 +11,7 @@ import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
 import { errorMessage } from './ui/error-message';
-import { describeProgress, formatBytes } from './ui/format';
+import { describeProgress, formatBytes, notStoredWhy } from './ui/format';
 import { startOfflineSupport } from './ui/pwa';
 import { parseSeed, randomSeed, SEED_RULE } from './ui/seed';
 import { readShared, writeShared } from './ui/share-link';
@@ -85,7 +85,7 @@ function readyLine(r: GenerateResult | null): string {
   const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
   const why = model.backendNote ? ` — ${model.backendNote}` : '';
   const ms = !r ? '' : r.steps === 0 ? ' · same tokens as before: image reused, nothing to compute' : ` · ${Math.round(r.ms / r.images.length)} ms per image`;
-  const mem = model.cached ? '' : ' · running from memory: no room to save the model on this device, so it downloads again next visit';
+  const mem = model.cached ? '' : ` · running from memory: ${notStoredWhy(model.notStored ?? 'quota', 'the model').replace(/^./, (c) => c.toLowerCase())}, so it downloads again next visit`;
   return `${backend}${why} · ${model.name}${ms}${mem}`;
 }
 
@@ -227,8 +227,13 @@ async function showStorage(): Promise<void> {
 }
 
 buttons.clear.addEventListener('click', async () => {
-  await generator.clearCache();
-  await showStorage();
+  try {
+    await generator.clearCache();
+  } catch (err) {
+    setStatus(`Could not clear the downloaded models: ${(err as Error).message ?? err}`, 'error');
+    return;
+  }
+  await showStorage().catch(() => undefined);
   setStatus('Downloaded models cleared. They will download again on the next visit.', 'ready');
 });
 

@@ -8,7 +8,7 @@ import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
 import { DeviceLostError, LayoutError, LoadCancelledError, ManifestError, ModelChangedError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  AddRequest, FileSource, GenerateRequest, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
+  AddRequest, FileSource, GenerateRequest, NotStoredReason, GenerateResult, LoadResult, TeacherFileInfo, Manifest, ModelIndexEntry, ProgressCallback, RemoteModelPlan, TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
@@ -231,6 +231,7 @@ export class Generator {
     const discarded: string[] = [];
     const resumed: Record<string, number> = {};
     let cached = true;
+    let notStored: NotStoredReason | null = null;
     const fetchFile = async (file: string) => {
       if (signal.aborted) throw new LoadCancelledError('loading was stopped');
       const f = await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
@@ -238,6 +239,7 @@ export class Generator {
       if (f.discarded) discarded.push(file);
       if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
       cached &&= f.cached;
+      notStored ??= f.notStored;
       return f.bytes;
     };
     // Files are fetched one after another, each at most once (memoised), in the order the sessions
@@ -335,6 +337,7 @@ export class Generator {
       sources,
       discarded,
       cached,
+      notStored,
       resumed,
       hasTeacher: manifest.teacher !== undefined,
       teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,

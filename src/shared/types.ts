@@ -13,7 +13,7 @@ export type Backend = 'webgpu' | 'wasm';
 export type Progress =
   | { phase: 'download'; file: string; loaded: number; total: number; bytesPerSecond: number; resumedFrom: number }
   | { phase: 'verify'; file: string }
-  | { phase: 'cache'; file: string; action: 'hit' | 'miss' | 'store' | 'discard' | 'memory-only' }
+  | { phase: 'cache'; file: string; action: 'hit' | 'miss' | 'store' | 'discard' | 'memory-only'; why?: NotStoredReason }
   /** Every file is in: the model in use is let go (a stop can no longer keep it). */
   | { phase: 'switch' }
   | { phase: 'session'; file: string; backend: Backend }
@@ -139,6 +139,12 @@ export interface RemoteModelPlan {
 /** "Download and use" on a plan: its id and fingerprint, and the URL or repository id it was read from. */
 export type AddRequest = Pick<RemoteModelPlan, 'id' | 'fingerprint'> & { input: string };
 
+/**
+ * Why a downloaded file lives in memory only: the storage quota is full, the browser gives the page
+ * no IndexedDB (private browsing in some browsers), or "clear downloaded models" ran during its download.
+ */
+export type NotStoredReason = 'quota' | 'unavailable' | 'cleared';
+
 export interface LoadResult {
   modelId: string;
   name: string;
@@ -152,6 +158,8 @@ export interface LoadResult {
   discarded: string[];
   /** False when IndexedDB refused the write: the model runs from memory this visit. */
   cached: boolean;
+  /** Why a file could not be kept (the first such file's reason); null when every file is stored. */
+  notStored: NotStoredReason | null;
   /** Files whose download resumed from bytes an earlier, interrupted try had stored (file → bytes). */
   resumed: Record<string, number>;
   /** The model ships a teacher; its file is fetched after the load (prefetchTeacher). */

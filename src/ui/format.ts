@@ -1,5 +1,5 @@
 /** Small formatting helpers for the status line and progress (pure). */
-import type { Progress } from '../shared/types';
+import type { NotStoredReason, Progress } from '../shared/types';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -23,7 +23,7 @@ export function describeProgress(p: Progress): string {
         miss: `${p.file} is not on this device yet`,
         store: `Saved ${p.file} on this device`,
         discard: `The saved copy of ${p.file} was damaged; fetching it again`,
-        'memory-only': `No room to save ${p.file}; running from memory`,
+        'memory-only': `${notStoredWhy(p.why ?? 'unavailable', p.file)}; running from memory`,
       }[p.action];
     case 'switch':
       return 'All files are in; switching models';
@@ -31,5 +31,17 @@ export function describeProgress(p: Progress): string {
       return `Preparing ${p.file} on ${p.backend.toUpperCase()}`;
     case 'generate':
       return p.steps > 1 ? `Teacher step ${p.step} of ${p.steps}` : 'Generating';
+  }
+}
+
+/** Why a file (or "the model") could not be saved on this device, in words. */
+export function notStoredWhy(why: NotStoredReason, what: string): string {
+  switch (why) {
+    case 'quota':
+      return `No room to save ${what} on this device`;
+    case 'cleared':
+      return `Downloads were cleared while ${what} was loading, so it was not saved`;
+    case 'unavailable':
+      return `This browser gives the page no storage (private browsing?), so ${what} cannot be saved`;
   }
 }

@@ -172,6 +172,7 @@ describe('resumable download', () => {
     store.quotaAfter = 1;
     const r = await downloadFile(base(store, f.sha256, 1000, fakeServer(f.bytes).fetchImpl));
     expect(r.stored).toBe(false);
+    expect(r.notStored).toBe('quota');
     expect(r.bytes).toEqual(f.bytes);
     expect(store.map.size).toBe(0);
   });
@@ -186,6 +187,7 @@ describe('resumable download', () => {
     };
     const r = await downloadFile(base(store, f.sha256, 1000, fakeServer(f.bytes).fetchImpl));
     expect(r.stored).toBe(false);
+    expect(r.notStored).toBe('cleared');
     expect(r.bytes).toEqual(f.bytes);
     expect([...store.map.keys()]).toEqual([]); // no index over missing chunks, no orphan chunks
   });

@@ -10,7 +10,7 @@ function loader(failures = 0) {
   const load = async (): Promise<LoadedFile> => {
     calls.n += 1;
     if (calls.n <= failures) throw new Error('connection reset');
-    return { bytes: new Uint8Array(1024), source: 'network', discarded: false, cached: true, resumedFrom: 256 };
+    return { bytes: new Uint8Array(1024), source: 'network', discarded: false, cached: true, notStored: null, resumedFrom: 256 };
   };
   return { load, calls };
 }
@@ -22,7 +22,7 @@ describe('the teacher file for compare', () => {
     const [info, bytes] = await Promise.all([f.info(quiet), f.bytes(quiet)]);
     expect(calls.n).toBe(1);
     expect(bytes.byteLength).toBe(1024);
-    expect(info).toEqual({ source: 'network', discarded: false, cached: true, resumedFrom: 256 });
+    expect(info).toEqual({ source: 'network', discarded: false, cached: true, notStored: null, resumedFrom: 256 });
     expect(info).not.toHaveProperty('bytes');
   });
 

@@ -13,6 +13,7 @@
  * the next load resumes instead of starting over.
  */
 import { DownloadError, IntegrityError, isQuotaExceeded, LoadCancelledError, ModelFileMissingError } from '../../src/shared/errors';
+import type { NotStoredReason } from '../../src/shared/types';
 import { ChunksGoneError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './integrity';
 import { ChunkAssembler, chunkCount, rangeOutcome, resumePoint, type FileSpec, type PartialRecord } from './resume';
@@ -43,6 +44,8 @@ export interface DownloadResult {
   bytes: Uint8Array<ArrayBuffer>;
   /** False when storage refused a write: the file is in memory only. */
   stored: boolean;
+  /** Why it is not stored (null when it is). */
+  notStored: NotStoredReason | null;
   resumedFrom: number;
 }
 
@@ -52,6 +55,7 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   const where = url.pathname;
   const sameOrigin = typeof location !== 'undefined' && url.origin === location.origin;
   let stored = true;
+  let notStored: NotStoredReason | null = null;
   /** Runs a storage write; on the first refusal switch to memory-only and drop what was stored. */
   const keep = async (write: () => Promise<void>) => {
     if (!stored) return;
@@ -59,8 +63,9 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
       await write();
     } catch (err) {
       stored = false;
+      notStored = isQuotaExceeded(err) ? 'quota' : err instanceof ChunksGoneError ? 'cleared' : 'unavailable';
       await store.discard(fileKey).catch(() => undefined);
-      if (!isQuotaExceeded(err) && !(err instanceof ChunksGoneError)) console.warn(`[onestep] could not store ${file}; keeping it in memory:`, err);
+      if (notStored === 'unavailable') console.warn(`[onestep] could not store ${file}; keeping it in memory:`, err);
     }
   };
   const cancelled = () => new LoadCancelledError(`${file}: download stopped`);
@@ -168,5 +173,5 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   await keep(() =>
     store.commit(fileKey, { kind: 'onestep-file', sha256: spec.sha256, bytes: spec.bytes, chunks: chunkCount(spec.bytes, chunkBytes), chunkBytes, storedAt: Date.now() }),
   );
-  return { bytes: buffer, stored, resumedFrom };
+  return { bytes: buffer, stored, notStored, resumedFrom };
 }

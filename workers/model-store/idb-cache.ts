@@ -68,18 +68,21 @@ export async function deleteCached(fileKey: string): Promise<void> {
   if (chunks.length) await delMany(chunks, db());
 }
 
-/** The download's view of IndexedDB (workers/model-store/download.ts). */
+/**
+ * The download's view of IndexedDB (workers/model-store/download.ts). Every method is async so that
+ * an IndexedDB that throws on use (private browsing) rejects instead of throwing synchronously.
+ */
 export const idbChunkStore: ChunkStore = {
-  readPartial: (fileKey) => get<PartialRecord>(partialKey(fileKey), db()),
+  readPartial: async (fileKey) => get<PartialRecord>(partialKey(fileKey), db()),
   async readChunks(fileKey, count) {
     const chunks = await getMany<ArrayBuffer | undefined>(Array.from({ length: count }, (_, i) => chunkKey(fileKey, i)), db());
     return chunks.every((c) => c instanceof ArrayBuffer) ? (chunks as ArrayBuffer[]) : null;
   },
-  writeChunk: (fileKey, i, data) => set(chunkKey(fileKey, i), data, db()),
-  writePartial: (fileKey, record) => set(partialKey(fileKey), record, db()),
+  writeChunk: async (fileKey, i, data) => set(chunkKey(fileKey, i), data, db()),
+  writePartial: async (fileKey, record) => set(partialKey(fileKey), record, db()),
   // One transaction: the index is written only if every chunk is still there, so a "clear" (from
   // this tab or another) during the download can never leave an index over missing chunks.
-  commit: (fileKey, index) =>
+  commit: async (fileKey, index) =>
     db()('readwrite', (files) => new Promise<void>((resolve, reject) => {
       let left = index.chunks;
       let missing = 0;

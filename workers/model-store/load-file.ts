@@ -4,7 +4,7 @@
  * Loads of the same file share one download (in this worker and across tabs, see share.ts).
  */
 import { IntegrityError } from '../../src/shared/errors';
-import type { FileSource, Manifest, ProgressCallback } from '../../src/shared/types';
+import type { FileSource, Manifest, NotStoredReason, ProgressCallback } from '../../src/shared/types';
 import { CHUNK_BYTES } from './chunks';
 import { downloadFile } from './download';
 import { deleteCached, hasCached, idbChunkStore, readCached } from './idb-cache';
@@ -18,6 +18,8 @@ export interface LoadedFile {
   discarded: boolean;
   /** False when IndexedDB refused the write (quota): the file lives in memory only. */
   cached: boolean;
+  /** Why it is not cached (null when it is, or was read from the cache). */
+  notStored: NotStoredReason | null;
   /** Bytes an earlier, interrupted download had already stored (0 when nothing was resumed). */
   resumedFrom: number;
 }
@@ -61,14 +63,14 @@ async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgres
   const spec = manifest.files[file];
   const key = fileKey(manifest, file);
   const first = await fromCache(manifest, file, onProgress);
-  if (first.bytes) return { bytes: first.bytes, source: 'cache', discarded: false, cached: true, resumedFrom: 0 };
+  if (first.bytes) return { bytes: first.bytes, source: 'cache', discarded: false, cached: true, notStored: null, resumedFrom: 0 };
   if (!first.discarded) onProgress({ phase: 'cache', file, action: 'miss' });
 
   return withFileLock(`onestep-download:${key}`, signal, async (waited) => {
     // Another tab held the lock: it has probably just stored this very file.
     if (waited && (await hasCached(key, spec.sha256).catch(() => false))) {
       const again = await fromCache(manifest, file, onProgress);
-      if (again.bytes) return { bytes: again.bytes, source: 'cache', discarded: first.discarded, cached: true, resumedFrom: 0 };
+      if (again.bytes) return { bytes: again.bytes, source: 'cache', discarded: first.discarded, cached: true, notStored: null, resumedFrom: 0 };
     }
     const r = await downloadFile({
       url: new URL(spec.path, baseUrl),
@@ -81,7 +83,7 @@ async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgres
       onVerify: () => onProgress({ phase: 'verify', file }),
       signal,
     });
-    onProgress({ phase: 'cache', file, action: r.stored ? 'store' : 'memory-only' });
-    return { bytes: r.bytes, source: 'network', discarded: first.discarded, cached: r.stored, resumedFrom: r.resumedFrom };
+    onProgress(r.stored ? { phase: 'cache', file, action: 'store' } : { phase: 'cache', file, action: 'memory-only', why: r.notStored ?? 'unavailable' });
+    return { bytes: r.bytes, source: 'network', discarded: first.discarded, cached: r.stored, notStored: r.notStored, resumedFrom: r.resumedFrom };
   });
 }

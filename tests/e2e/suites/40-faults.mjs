@@ -138,6 +138,34 @@ export async function run({ baseUrl, root }) {
     await context.close();
   }, { timeoutMs: 600_000 });
 
+  test('with no IndexedDB at all (private browsing in some browsers) the model runs from memory and the page says why', async () => {
+    const context = await fresh();
+    // Firefox's private windows and some embedded browsers throw on any use of IndexedDB; Chromium
+    // has no switch for it, so the worker's global is made to behave that way before the app runs.
+    const noIdb = "Object.defineProperty(self, 'indexedDB', { get() { throw new DOMException('IndexedDB is not available here', 'InvalidStateError'); } });\n";
+    await context.route(/generator\.worker-[^/]*\.js$/, async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, body: noIdb + (await res.text()) });
+    });
+    await context.addInitScript(noIdb);
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(url);
+    const r = await loadOutcome(page);
+    assert(r.state !== 'error', `no broken page: "${r.text}"`);
+    assert((await page.getAttribute('#status', 'data-cached')) === 'false', 'load reports the model is not cached');
+    const img = await typeAndWait(page, 'red apple');
+    assert(img.std > 8, 'image painted from memory');
+    const text = await page.textContent('#status');
+    assert(/running from memory/.test(text) && /no storage/.test(text), `status says why: "${text}"`);
+    await page.evaluate(() => document.getElementById('clear').click());
+    await page.waitForFunction(() => /clear/i.test(document.getElementById('status').textContent), null, { timeout: 30_000 });
+    assert((await typeAndWait(page, 'blue whale')).std > 8, 'the clear button breaks nothing');
+    assert(errors.length === 0, `no uncaught errors: ${errors.join(' | ')}`);
+    await context.close();
+  }, { timeoutMs: 600_000 });
+
   test('"clear downloaded models" during a download: the model still loads and paints, and nothing half-stored stays', async () => {
     const context = await fresh();
     const page = await context.newPage();
