@@ -12,7 +12,7 @@ import type {
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawModel, type RawStageTimes } from './bench-hooks';
 import { getAdded, putAdded } from './model-store/added-models';
-import { storedBytes } from './model-store/idb-cache';
+import { deleteCached, storedBytes } from './model-store/idb-cache';
 import { fileKey, loadModelFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { parseModelUrl } from './model-store/model-url';
@@ -85,6 +85,18 @@ async function deviceNeeds(manifest: Manifest): Promise<DeviceNeeds> {
     largestFile: { path: largest.path, bytes: largest.bytes },
     downloadBytes,
   };
+}
+
+/** The manifest's tokenizer from its file(s); a file that is not a tokenizer is a LayoutError. */
+function readTokenizer(manifest: Manifest, bytes: Uint8Array, merges: Uint8Array | null) {
+  const { max_length: maxLength, pad_id: padId } = manifest.tokenizer;
+  try {
+    return merges
+      ? createClipTokenizer(bytes, merges, maxLength, padId)
+      : createTokenizer(JSON.parse(new TextDecoder().decode(bytes)) as object, maxLength, padId);
+  } catch (err) {
+    throw new LayoutError(`${manifest.files.tokenizer.path} is not a tokenizer this app can read (${(err as Error).message ?? err})`);
+  }
 }
 
 const modelsBase = () => new URL(`${import.meta.env.BASE_URL}${MODELS_PATH}`, self.location.href).href;
@@ -163,6 +175,7 @@ export class Generator {
     };
     return this.queue.run(async () => {
       stopped();
+      const previous = this.loading;
       const remote = this.inspected.get(id) ?? (await this.readLayout(input));
       stopped();
       if (remote.id !== id || planFingerprint(remote) !== fingerprint) {
@@ -172,7 +185,19 @@ export class Generator {
       const refusal = await checkDevice(await deviceNeeds(remote.manifest));
       stopped();
       if (refusal) throw refusal;
-      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) }, abort);
+      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) }, abort)
+        .catch(async (err: unknown) => {
+          // Files that arrived whole but are not what the pipeline can run (not ONNX, not a
+          // tokenizer, tensors the manifest does not name) are of no use later: none stays stored.
+          // Interrupted or stopped downloads keep their chunks, so a retry resumes.
+          if (['LayoutError', 'ManifestError'].includes((err as Error).name)) {
+            await Promise.all(Object.keys(remote.manifest.files).map((k) => deleteCached(fileKey(remote.manifest, k)).catch(() => undefined)));
+          }
+          // A graph the runtime refused is found only once the model in use was released for it:
+          // load that one again (from IndexedDB), so a bad model never leaves the page without one.
+          if (!this.model && previous) await this.loadNow(previous.modelId, () => undefined, previous.options).catch(() => undefined);
+          throw err;
+        });
       // Remembered only once it loaded, so a failed download leaves no half-added model behind.
       await putAdded({ id, manifest: remote.manifest, baseUrl: remote.baseUrl, source: remote.source, license: remote.license, addedAt: Date.now() });
       this.inspected.delete(id);
@@ -273,6 +298,9 @@ export class Generator {
     // full disk leaves the page usable. With nothing loaded yet (first load, worker restart) there
     // is nothing to keep, and each session is created as soon as its file is in.
     if (this.model) for (const key of order) await file(key);
+    // So is the tokenizer read (cheap): an unreadable one never replaces a working model.
+    const readTok = async () => readTokenizer(manifest, await file('tokenizer'), manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null);
+    const earlyTokenizer = this.model ? await readTok() : null;
 
     // The first files are read while the runtime starts (one download at a time)...
     file('tokenizer').then(() => file(graphs[0])).catch(() => undefined);
@@ -297,18 +325,16 @@ export class Generator {
       if (next) file(next).catch(() => undefined);
       onProgress({ phase: 'session', file: g, backend: choice.backend });
       // The first session's time includes compiling and starting the runtime's WebAssembly.
-      const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }));
+      const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }))
+        .catch((err: unknown) => {
+          throw new LayoutError(`${manifest.files[g].path} is not a model the runtime can read (${(err as Error).message ?? err})`);
+        });
       made.push(s);
       checkGraphContract(s, manifest.tensors[g], g);
       return s;
     };
     try {
-      const { max_length: maxLength, pad_id: padId } = manifest.tokenizer;
-      const tokenizerBytes = await file('tokenizer');
-      const mergesBytes = manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null;
-      const tokenizer = mergesBytes
-        ? createClipTokenizer(tokenizerBytes, mergesBytes, maxLength, padId)
-        : createTokenizer(JSON.parse(new TextDecoder().decode(tokenizerBytes)) as object, maxLength, padId);
+      const tokenizer = earlyTokenizer ?? (await readTok());
       // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
       const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
       const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);

@@ -12,7 +12,8 @@
  * Aborting cancels the request and drops the in-memory buffer; completed chunks stay stored, so
  * the next load resumes instead of starting over.
  */
-import { DownloadError, IntegrityError, isQuotaExceeded, LoadCancelledError, ModelFileMissingError } from '../../src/shared/errors';
+import { DownloadError, HostNotAllowedError, IntegrityError, isQuotaExceeded, LoadCancelledError, ModelFileMissingError } from '../../src/shared/errors';
+import { blockedSince } from './blocked-requests';
 import type { NotStoredReason } from '../../src/shared/types';
 import { ChunksGoneError, type ChunkStore } from './chunk-store';
 import { sha256Hex } from './integrity';
@@ -48,6 +49,14 @@ export interface DownloadResult {
   notStored: NotStoredReason | null;
   resumedFrom: number;
 }
+
+const hostOf = (uri: string) => {
+  try {
+    return new URL(uri).host;
+  } catch {
+    return uri; // Chromium reports only the origin, or a keyword, for some blocked requests
+  }
+};
 
 export async function downloadFile(req: DownloadRequest): Promise<DownloadResult> {
   const { url, file, fileKey, spec, chunkBytes, store, signal } = req;
@@ -94,11 +103,21 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
       headers.Range = `bytes=${from}-`;
       if (validator && sameOrigin) headers['If-Range'] = validator;
     }
+    const asked = performance.now();
     try {
       // no-store: the bytes go to IndexedDB; a second copy in the HTTP cache only wastes quota.
       return await doFetch(url, { signal, cache: 'no-store', headers });
     } catch (err) {
       if (signal?.aborted) throw cancelled();
+      // The violation report can trail the failed fetch by a task.
+      await new Promise((r) => setTimeout(r, 0));
+      const blocked = blockedSince(asked);
+      if (blocked) {
+        // For a redirect the browser reports the URL asked for, never where it was sent (the target is
+        // not revealed to the page).
+        const to = hostOf(blocked) === url.host ? 'another host' : hostOf(blocked);
+        throw new HostNotAllowedError(`${url.host} redirected the download of ${file} to ${to}, which is not a host this app downloads from, so the browser blocked it`);
+      }
       throw new DownloadError(`${where}: network error (${(err as Error).message})`);
     }
   };

@@ -52,8 +52,10 @@ const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
 /** Bounds that refuse a hostile manifest before anything is allocated from its numbers: no file a
  * browser could load is over 4 GiB (wasm32's address space); SDXL-size latents are 4 x 128 x 128,
  * the largest canvas this app draws is 2048 x 2048; prompts are at most 512 tokens (BERT's and far
- * over CLIP's 77). */
+ * over CLIP's 77); a tokenizer file is parsed whole on the worker's thread, and the largest real
+ * ones (multilingual vocabularies) are ~17 MB, so 64 MiB. */
 const MAX_FILE_BYTES = 2 ** 32;
+const MAX_TOKENIZER_BYTES = 64 * 2 ** 20;
 const MAX_LATENT_VALUES = 16 * 256 * 256;
 const MAX_SIDE = 2048;
 const MAX_TOKENS = 512;
@@ -89,6 +91,9 @@ export function validateManifest(raw: unknown): Manifest {
   if (kind === 'clip-bpe') {
     const merges = str(tok, 'merges', 'tokenizer.');
     if (!(merges in files)) throw new ManifestError(`manifest: "tokenizer.merges" names "${merges}", which is not in "files"`);
+  }
+  for (const key of ['tokenizer', ...(kind === 'clip-bpe' ? [tok.merges as string] : [])]) {
+    num(obj(files, key, 'files.'), 'bytes', `files.${key}.`, (n) => n <= MAX_TOKENIZER_BYTES, `size of at most ${MAX_TOKENIZER_BYTES} bytes (64 MiB) for a tokenizer file`);
   }
   num(tok, 'max_length', 'tokenizer.', inRange(MAX_TOKENS), `whole number from 1 to ${MAX_TOKENS}`);
   num(tok, 'pad_id', 'tokenizer.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');

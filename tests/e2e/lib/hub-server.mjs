@@ -6,6 +6,8 @@
 // Each repo maps to a local folder; `hide` drops paths (a repo without the needed files) and
 // `corrupt` serves a file with one byte flipped while listing its true sha256 (a bad mirror);
 // `stall` sends the first half of a file and then nothing more (a download that hangs until stopped);
+// `replace` serves (and lists, with their true size and sha256) other bytes for some paths: a
+// hostile repository; `redirect` answers a file with a 302 to another URL;
 // `manifest`, a function, rewrites the manifest.json it serves (read on every request, so a test can
 // change a repository between two reads; the tree listing keeps the file's size on disk, which the
 // app does not check for manifest.json).
@@ -26,6 +28,8 @@ export async function startHub(repos) {
   };
   const hidden = (repo, rel) => (repo.hide ?? []).some((h) => rel === h || rel.startsWith(h.endsWith('/') ? h : `${h}/`));
 
+  const contents = (repo, rel) => repo.replace?.[rel] ?? readFileSync(path.join(repo.dir, rel));
+
   function listing(repo, folder) {
     const dir = path.join(repo.dir, folder);
     return readdirSync(dir)
@@ -35,8 +39,12 @@ export async function startHub(repos) {
         const full = path.join(repo.dir, rel);
         const st = statSync(full);
         if (st.isDirectory()) return { type: 'directory', oid: createHash('sha1').update(rel).digest('hex'), size: 0, path: rel };
-        const entry = { type: 'file', oid: createHash('sha1').update(`blob ${st.size}\0`).update(readFileSync(full)).digest('hex'), size: st.size, path: rel };
-        if (LFS.test(rel)) entry.lfs = { oid: sha256(full), size: st.size, pointerSize: 134 };
+        const bytes = contents(repo, rel);
+        const entry = { type: 'file', oid: createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex'), size: bytes.length, path: rel };
+        if (LFS.test(rel)) {
+          const oid = repo.replace?.[rel] ? createHash('sha256').update(bytes).digest('hex') : sha256(full);
+          entry.lfs = { oid, size: bytes.length, pointerSize: 134 };
+        }
         return entry;
       });
   }
@@ -77,8 +85,12 @@ export async function startHub(repos) {
       const rel = parts.slice(4).join('/');
       if (hidden(repo, rel)) return json(404, { error: 'Entry not found' });
       let bytes;
+      if (repo.redirect?.[rel]) {
+        res.writeHead(302, { Location: repo.redirect[rel], 'Access-Control-Allow-Origin': '*', 'Content-Length': 0 });
+        return res.end();
+      }
       try {
-        bytes = readFileSync(path.join(repo.dir, rel));
+        bytes = contents(repo, rel);
       } catch {
         return json(404, { error: 'Entry not found' });
       }

@@ -2,9 +2,10 @@
 // a tiny random Stable-Diffusion pipeline is built and converted by training/ (the real converter),
 // served by a local stand-in for the Hugging Face hub (same URL scheme and tree listing), then
 // refused where it must be (plain http, missing files, fp16 without shader-f16, short storage,
-// a corrupted file, a model whose output is NaN), stopped by the person while it hangs or while it waits in the worker's queue,
+// a corrupted file, hostile repositories, a model whose output is NaN), stopped by the person while it hangs or while it waits in the worker's queue,
 // and otherwise added: size and licence shown, downloaded with progress, verified, cached,
 // generating, and loaded again from IndexedDB with the hub stopped.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -73,6 +74,21 @@ export async function run({ baseUrl, timings, root }) {
     // A valid manifest whose noise scale overflows float32: every UNet output is NaN.
     'onestep-test/tiny-sd-overflow': { dir: euler, license: 'MIT', manifest: (m) => ({ ...m, id: 'tiny-sd-overflow', one_step: { ...m.one_step, noise_scale: 1e39 } }) },
   };
+  // Hostile repositories: each file below is served and listed as it is, with a manifest that
+  // names its true size and sha256, so only the app's own checks stand between it and the pipeline.
+  const junk = Buffer.from('this is not an ONNX model. '.repeat(2000));
+  const badJson = Buffer.from('{"model": {"vocab": {"a": 1,');
+  const vaeBytes = readFileSync(path.join(euler, manifest.files.vae_decoder.path));
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
+  const swapFile = (key, bytes) => (m) => ({ ...m, files: { ...m.files, [key]: { ...m.files[key], bytes: bytes.length, sha256: sha(bytes) } } });
+  Object.assign(repos, {
+    'onestep-test/not-onnx': { dir: euler, license: 'MIT', replace: { 'text_encoder/model.onnx': junk }, manifest: swapFile('text_encoder', junk) },
+    'onestep-test/bad-tokenizer': { dir: euler, license: 'MIT', replace: { [manifest.files.tokenizer.path]: badJson }, manifest: swapFile('tokenizer', badJson) },
+    'onestep-test/huge-tokenizer': { dir: euler, license: 'MIT', manifest: (m) => ({ ...m, files: { ...m.files, tokenizer: { ...m.files.tokenizer, bytes: 100 * 2 ** 20 } } }) },
+    // A valid ONNX graph in the UNet's place whose tensors are not the manifest's (the decoder's).
+    'onestep-test/wrong-graph': { dir: euler, license: 'MIT', replace: { [manifest.files.unet.path]: vaeBytes }, manifest: swapFile('unet', vaeBytes) },
+    'onestep-test/redirect-away': { dir: euler, license: 'MIT', redirect: { [manifest.files.unet_data.path]: 'https://evil.example/unet.onnx_data' } },
+  });
   let hub = await startHub(repos);
   const modelId = `${new URL(hub.url).host}/onestep-test/tiny-sd`;
   const weightRequests = (repo) => hub.requests.filter((p) => p.startsWith(`/onestep-test/${repo}/resolve/`) && /\.onnx/.test(p));
@@ -151,6 +167,47 @@ export async function run({ baseUrl, timings, root }) {
       const s = await typeAndWait(page, 'red apple');
       assert(s.std > 8, 'shipped model still paints');
     }, { timeoutMs: 180_000 });
+
+    /** Checks and downloads a repository that must be refused with `name`; returns the message. */
+    const refusedDownload = async (repo, name) => {
+      const r = await check(page, `${hub.url}/onestep-test/${repo}`);
+      assert(r.state === 'ready', `plan accepted before download: ${JSON.stringify(r)}`);
+      await page.click('#download-model');
+      await page.waitForFunction(() => ['added', 'error'].includes(document.getElementById('add-model-status').dataset.state), null, { timeout: 120_000 });
+      const error = await page.getAttribute('#add-model-status', 'data-error');
+      const text = await page.textContent('#add-model-status');
+      assert(error === name, `${name}, got ${error}: ${text}`);
+      return text;
+    };
+    const storedOf = async (repo) => (await storedFileKeys(page)).filter((k) => k.includes(`/onestep-test/${repo}@`));
+
+    test('hostile repositories are refused with a named error, and nothing of them stays stored', async () => {
+      const notOnnx = await refusedDownload('not-onnx', 'LayoutError');
+      assert(/text_encoder\/model\.onnx is not a model the runtime can read/.test(notOnnx), `names the file: "${notOnnx}"`);
+      assert((await storedOf('not-onnx')).length === 0, `nothing of it stored: ${await storedOf('not-onnx')}`);
+
+      const badTok = await refusedDownload('bad-tokenizer', 'LayoutError');
+      assert(/is not a tokenizer this app can read/.test(badTok), `says the tokenizer is unreadable: "${badTok}"`);
+      assert((await storedOf('bad-tokenizer')).length === 0, `nothing of it stored: ${await storedOf('bad-tokenizer')}`);
+
+      const wrong = await refusedDownload('wrong-graph', 'ManifestError');
+      assert(/the unet graph does not match the manifest/.test(wrong) && /sample/.test(wrong), `names the tensors: "${wrong}"`);
+      assert((await storedOf('wrong-graph')).length === 0, `nothing of it stored: ${await storedOf('wrong-graph')}`);
+
+      // Too big to parse is refused from the listing, before anything is downloaded.
+      const huge = await check(page, `${hub.url}/onestep-test/huge-tokenizer`);
+      assert(huge.state === 'error' && huge.error === 'LayoutError' && /tokenizer.bytes/.test(huge.text) && /64 MiB/.test(huge.text), `refused before download: ${JSON.stringify(huge)}`);
+      assert(weightRequests('huge-tokenizer').length === 0, 'no weights requested');
+
+      // The CSP blocks a redirect to a host outside the allow-list; the app says where it was sent.
+      const away = await refusedDownload('redirect-away', 'HostNotAllowedError');
+      assert(/redirected the download of unet_data/.test(away) && /not a host this app downloads from/.test(away), `says why: "${away}"`);
+
+      await page.waitForFunction(() => document.getElementById('status').dataset.state !== 'loading', null, { timeout: 60_000 });
+      const s = await typeAndWait(page, 'green frog');
+      assert(s.std > 8, 'the shipped model still paints');
+      assert((await page.getAttribute('#status', 'data-model')) === 'onestep-emoji', 'and is still the model in use');
+    }, { timeoutMs: 300_000 });
 
     test('a model whose output is NaN is caught before painting, and says so (BadOutputError)', async () => {
       // Its own context (own IndexedDB): the suite's page and its models are left as they are.
