@@ -36,6 +36,7 @@ describe('validateManifest', () => {
     ['a million tokens', () => { const m = clone(); m.tokenizer.max_length = 1e6; return m; }, /tokenizer\.max_length/],
     ['a batch of 10,000', () => { const m = clone(); m.runtime = { max_batch: 10_000 }; return m; }, /runtime\.max_batch/],
     ['NaN sizes', () => { const m = clone(); m.output.height = Number.NaN; return m; }, /output\.height/],
+    ['a 100 MiB tokenizer (parsed whole on the worker)', () => { const m = clone(); m.files.tokenizer.bytes = 100 * 2 ** 20; return m; }, /files\.tokenizer\.bytes.*64 MiB/],
     ['a path with a backslash escape', () => { const m = clone(); m.files.unet.path = '/abs/model.onnx'; return m; }, /relative path/],
   ])('rejects %s with a named ManifestError', (_label, make, message) => {
     try {
