@@ -23,13 +23,9 @@ import { encodeTextTensor } from './pipeline/encode-text';
 import { checkDevice, type DeviceNeeds } from './runtime/device-check';
 import { checkGraphContract } from './runtime/graph-contract';
 import { switchNote, withWasmFallback, type SwitchReason } from './runtime/wasm-fallback';
-import { checkFinite, checkNotBlank } from './pipeline/check-output';
-import { ddimTeacher } from './pipeline/ddim-teacher';
-import { decodeLatents } from './pipeline/decode';
-import { denoiseOneStep } from './pipeline/denoise-one-step';
+import { studentImages, teacherImage } from './pipeline/generate';
 import { encodeText } from './pipeline/encode-text';
-import { gaussianNoise, normalizeSeed } from './pipeline/noise';
-import { planarToRgba } from './pipeline/to-rgba';
+import { normalizeSeed } from './pipeline/noise';
 import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { LoadPhases } from './runtime/load-phases';
@@ -459,32 +455,8 @@ export class Generator {
     }
     const { data: emb, ms: encodeMs } = await this.embed(m, tokens);
 
-    const { channels, height, width } = m.manifest.latent;
-    const latentSize = channels * height * width;
-    // Models with static batch 1 (512×512 exports) run their images one call at a time.
-    const per = emb instanceof Float32Array ? Math.max(1, m.manifest.runtime?.max_batch ?? MAX_BATCH) : 1;
-    const images: GenerateResult['images'] = [];
-    let denoiseMs = 0;
-    let decodeMs = 0;
     onProgress?.({ phase: 'generate', step: 0, steps: 1 });
-    for (let start = 0; start < count; start += per) {
-      const n = Math.min(per, count - start);
-      const noise = new Float32Array(n * latentSize);
-      // Image i's noise depends only on seed + i, so a variation re-run alone looks the same.
-      for (let i = 0; i < n; i++) noise.set(gaussianNoise((seed + start + i) >>> 0, latentSize), i * latentSize);
-      let embBatch: Float32Array | ort.Tensor = emb;
-      if (emb instanceof Float32Array && n > 1) {
-        embBatch = new Float32Array(n * emb.length);
-        for (let i = 0; i < n; i++) embBatch.set(emb, i * emb.length);
-      }
-      const t1 = performance.now();
-      const x0 = checkFinite(await denoiseOneStep(m.unet, m.manifest, noise, embBatch, n), 'the UNet');
-      const t2 = performance.now();
-      const rgb = checkNotBlank(checkFinite(await decodeLatents(m.decoder, m.manifest, x0, n), 'the decoder'), n, 'the decoder');
-      decodeMs += performance.now() - t2;
-      denoiseMs += t2 - t1;
-      images.push(...this.toImages(m, rgb, n, (seed + start) >>> 0));
-    }
+    const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count);
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
     this.lastImages = { key, images: images.map((i) => ({ ...i, pixels: i.pixels.slice(0) })) };
     return {
@@ -521,23 +493,16 @@ export class Generator {
       const { data: embedded, ms: encodeMs } = await this.embed(m, this.tokenIds(m, req.prompt));
       const cond = embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
       this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
-      const { channels, height, width } = m.manifest.latent;
-      const z = gaussianNoise(seed, channels * height * width);
-      const t1 = performance.now();
-      const x0 = await ddimTeacher(m.teacher, m.manifest, z, cond, this.uncond, steps, req.guidance, (step, total) =>
+      const { images, denoiseMs, decodeMs } = await teacherImage({ ...m, teacher: m.teacher }, cond, this.uncond, seed, steps, req.guidance, (step, total) =>
         onProgress?.({ phase: 'generate', step, steps: total }),
       );
-      const t2 = performance.now();
-      checkFinite(x0, 'the teacher');
-      const rgb = checkNotBlank(checkFinite(await decodeLatents(m.decoder, m.manifest, x0, 1), 'the decoder'), 1, 'the decoder');
-      const t3 = performance.now();
       return {
         prompt: req.prompt,
-        images: this.toImages(m, rgb, 1, seed),
+        images,
         backend: m.backend,
         switchNote: m.switchNote,
         ms: performance.now() - t0,
-        stages: { encode: encodeMs, denoise: t2 - t1, decode: t3 - t2 },
+        stages: { encode: encodeMs, denoise: denoiseMs, decode: decodeMs },
         steps,
       };
     }));
@@ -566,16 +531,6 @@ export class Generator {
   /** Bench only: ms per run of an n³ MatMul on the loaded model's backend and thread count. */
   async benchMatmul(modelBytes: Uint8Array, n: number, reps: number): Promise<number[]> {
     return this.queue.run(() => matmulPeak(modelBytes, n, reps, this.requireModel().backend));
-  }
-
-  private toImages(m: LoadedModel, rgb: Float32Array, count: number, seed: number) {
-    const { width, height, range } = m.manifest.output;
-    return Array.from({ length: count }, (_, i) => ({
-      seed: (seed + i) >>> 0,
-      width,
-      height,
-      pixels: planarToRgba(rgb, i * 3 * width * height, width, height, range).buffer,
-    }));
   }
 
   private async release(): Promise<void> {
