@@ -1,0 +1,222 @@
+/**
+ * Loading a model: manifest → files (IndexedDB or network, verified) → tokenizer → one ORT session
+ * per graph, on the backend this device gets. One options object (LoadRequest); the Generator
+ * decides when a load runs and what happens to the model in use.
+ *
+ * Order, for a quick first image: the runtime's WebAssembly starts while the first files are read,
+ * each graph's file is read while the previous session is created, and the teacher is not loaded
+ * at all (it is fetched after the first image). When a model is in use, everything that can fail
+ * (every file, the tokenizer, the runtime) happens before it is released.
+ */
+import type * as ort from 'onnxruntime-web';
+import { LayoutError, LoadCancelledError, ManifestError } from '../src/shared/errors';
+import type { FileSource, LoadResult, Manifest, ModelIndexEntry, NotStoredReason, ProgressCallback } from '../src/shared/types';
+import type { RawModel } from './bench-hooks';
+import { getAdded } from './model-store/added-models';
+import { loadModelFile } from './model-store/load-file';
+import { fetchManifest, readIndex } from './model-store/manifest';
+import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
+import { createClipTokenizer } from './pipeline/clip-tokenize';
+import { createTokenizer } from './pipeline/tokenize';
+import { chooseBackend, type BackendPreference } from './runtime/backend';
+import { checkGraphContract } from './runtime/graph-contract';
+import { LoadPhases } from './runtime/load-phases';
+import { useOrtFor } from './runtime/ort';
+import { createSession } from './runtime/session';
+import { startRuntime } from './runtime/start-runtime';
+
+export interface LoadedModel extends RawModel {
+  /**
+   * The teacher's file, fetched once on first ask (prefetchTeacher after the first image, or a
+   * compare), outside the load: its bytes no longer delay the first image. Its session is made on
+   * first compare (most visits never compare); the bytes are let go once the session exists.
+   */
+  teacherFile: TeacherFile | null;
+  /** Stops a teacher download still running when the model is released. */
+  teacherAbort: AbortController;
+  teacher: ort.InferenceSession | null;
+  /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
+  gpuEmbedding: boolean;
+  /** Why this model runs on WASM after starting on WebGPU (wasm-fallback.ts); null if it did not switch. */
+  switchNote: string | null;
+}
+
+export interface LoadOptions {
+  backend?: BackendPreference;
+  /** WASM threads; default: every core (capped at 4). Only the first load of a worker sets it. */
+  threads?: number;
+}
+
+/** A model ready to load: its validated manifest and the URL its file paths are relative to. */
+export interface ResolvedModel {
+  manifest: Manifest;
+  baseUrl: URL;
+}
+
+export interface LoadRequest extends ResolvedModel {
+  onProgress: ProgressCallback;
+  options: LoadOptions;
+  signal: AbortSignal;
+  /** performance.now() when the person asked (the result's loadMs counts from it). */
+  startedAt: number;
+  /** A model is in use: it is kept until every new file is in and the tokenizer read. */
+  replacing: boolean;
+  /** Frees the model in use; called once, past the last point where a stop keeps it. */
+  releaseCurrent: () => Promise<void>;
+}
+
+/** A model id → its manifest: index.json first (shipped models), then the models this person added by URL. */
+export async function resolveModel(modelId: string, modelsBase: string): Promise<ResolvedModel> {
+  let indexError: unknown = null;
+  const index = await readIndex(modelsBase).catch((err: unknown) => ((indexError = err), [] as ModelIndexEntry[]));
+  const shipped = index.find((e) => e.id === modelId && !e.url);
+  // A shipped model's bad manifest is its own error, never hidden behind the added-models lookup.
+  if (shipped) return fetchManifest(modelsBase, shipped);
+  const added = await getAdded(modelId);
+  if (added) return { manifest: added.manifest, baseUrl: new URL(added.baseUrl) };
+  if (indexError) throw indexError;
+  throw new ManifestError(`model "${modelId}" is neither shipped nor added on this device`);
+}
+
+/** The manifest's tokenizer from its file(s); a file that is not a tokenizer is a LayoutError. */
+function readTokenizer(manifest: Manifest, bytes: Uint8Array, merges: Uint8Array | null) {
+  const { max_length: maxLength, pad_id: padId } = manifest.tokenizer;
+  try {
+    return merges
+      ? createClipTokenizer(bytes, merges, maxLength, padId)
+      : createTokenizer(JSON.parse(new TextDecoder().decode(bytes)) as object, maxLength, padId);
+  } catch (err) {
+    throw new LayoutError(`${manifest.files.tokenizer.path} is not a tokenizer this app can read (${(err as Error).message ?? err})`);
+  }
+}
+
+export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; result: LoadResult }> {
+const { manifest, baseUrl, onProgress, options, signal, startedAt: started, replacing } = r;
+  const req = manifest.requirements ?? {};
+  // Before release(): a refused model leaves the current one running.
+  const choice = await chooseBackend(options.backend ?? 'auto', req.webgpu_features ?? [], options.threads, req.wasm !== false);
+  const phases = new LoadPhases();
+  // The runtime's WebAssembly compiles and starts while the files are read (once per build).
+  const runtimeStarted = phases.time('runtime start', () => startRuntime(choice.backend, choice.threads));
+  runtimeStarted.catch(() => undefined); // awaited (and reported) before the first session
+
+  const sources: Record<string, FileSource> = {};
+  const discarded: string[] = [];
+  const resumed: Record<string, number> = {};
+  let cached = true;
+  let notStored: NotStoredReason | null = null;
+  const fetchFile = async (file: string) => {
+    if (signal.aborted) throw new LoadCancelledError('loading was stopped');
+    const f = await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
+    sources[file] = f.source;
+    if (f.discarded) discarded.push(file);
+    if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
+    cached &&= f.cached;
+    notStored ??= f.notStored;
+    return f.bytes;
+  };
+  // Files are fetched one after another, each at most once (memoised), in the order the sessions
+  // need them. (Fetching all at once showed no measured cold-start gain here (bench/), and with
+  // several sockets open a cut connection loses more already-sent bytes — tests/e2e/suites/40-faults.mjs.)
+  // The teacher is not among them: it is fetched after the first image (prefetchTeacher).
+  const graphs = ['text_encoder', 'unet', 'vae_decoder'] as const;
+  type Graph = (typeof graphs)[number];
+  const fetched = new Map<string, Promise<Uint8Array>>();
+  const file = (key: string) => {
+    if (!fetched.has(key)) fetched.set(key, fetchFile(key));
+    return fetched.get(key)!;
+  };
+  // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to
+  // the graph's own folder.
+  const externalData = async (g: Graph) => {
+    const dir = manifest.files[g].path.split('/').slice(0, -1).join('/');
+    const out: { path: string; data: Uint8Array }[] = [];
+    for (const key of manifest.external_data?.[g] ?? []) {
+      const p = manifest.files[key].path;
+      out.push({ path: dir && p.startsWith(`${dir}/`) ? p.slice(dir.length + 1) : p, data: await file(key) });
+    }
+    return out;
+  };
+  const order = [
+    'tokenizer', ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : []),
+    ...graphs.flatMap((g) => [g, ...(manifest.external_data?.[g] ?? [])]),
+  ];
+  // Switching models (one added by URL, or another shipped one): every file is fetched and
+  // verified before the current model is released, so a failed download, a bad checksum or a
+  // full disk leaves the page usable. With nothing loaded yet (first load, worker restart) there
+  // is nothing to keep, and each session is created as soon as its file is in.
+  if (replacing) for (const key of order) await file(key);
+  // So is the tokenizer read (cheap): an unreadable one never replaces a working model.
+  const readTok = async () => readTokenizer(manifest, await file('tokenizer'), manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null);
+  const earlyTokenizer = replacing ? await readTok() : null;
+
+  // The first files are read while the runtime starts (one download at a time)...
+  file('tokenizer').then(() => file(graphs[0])).catch(() => undefined);
+  // ...and it starts before release(): a runtime that cannot load leaves the current model running.
+  await runtimeStarted;
+  // The last point where a stop keeps the current model: past release() there is none to keep
+  // (the page greys its stop button on 'switch').
+  if (signal.aborted) throw new LoadCancelledError('loading was stopped');
+  if (replacing) onProgress({ phase: 'switch' });
+  await r.releaseCurrent();
+  // After release(): the previous model's sessions and tensors belong to the previous build.
+  await useOrtFor(choice.backend, choice.threads);
+  const overrides = manifest.runtime?.free_dimension_overrides ?? {};
+  const made: ort.InferenceSession[] = [];
+  const session = async (g: Graph, gpuOutputs?: string[]) => {
+    const bytes = await file(g);
+    const ext = await externalData(g);
+    // The next graph's file is read (or downloaded: still one download at a time) while this
+    // session is created.
+    const next = graphs[graphs.indexOf(g) + 1];
+    if (next) file(next).catch(() => undefined);
+    onProgress({ phase: 'session', file: g, backend: choice.backend });
+    // The first session's time includes compiling and starting the runtime's WebAssembly.
+    const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }))
+      .catch((err: unknown) => {
+        throw new LayoutError(`${manifest.files[g].path} is not a model the runtime can read (${(err as Error).message ?? err})`);
+      });
+    made.push(s);
+    checkGraphContract(s, manifest.tensors[g], g);
+    return s;
+  };
+  let model: LoadedModel;
+  try {
+    const tokenizer = earlyTokenizer ?? (await readTok());
+    // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
+    const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
+    const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);
+    const unet = await session('unet');
+    const decoder = await session('vae_decoder');
+    const teacherAbort = new AbortController();
+    const teacherKey = manifest.teacher?.file;
+    const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
+    model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding, switchNote: null };
+  } catch (err) {
+    // A file failed after some sessions were made: free them (GPU memory) before reporting it.
+    await Promise.all(made.map((s) => s.release().catch(() => undefined)));
+    throw err;
+  }
+
+  const result: LoadResult = {
+    modelId: manifest.id,
+    name: manifest.name,
+    version: manifest.version,
+    backend: choice.backend,
+    backendNote: choice.note,
+    threads: choice.threads,
+    sources,
+    discarded,
+    cached,
+    notStored,
+    resumed,
+    hasTeacher: manifest.teacher !== undefined,
+    teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,
+    width: manifest.output.width,
+    height: manifest.output.height,
+    loadMs: Math.round(performance.now() - started),
+    phases: phases.list,
+  };
+  return { model, result };
+}
+
