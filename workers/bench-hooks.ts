@@ -2,28 +2,24 @@
  * Bench-only measurements, reached from the page only when it was opened with `?bench=1`
  * (bench/run.mjs). The app never calls these.
  *
- * - rawStageRuns: the three `session.run` calls of one image, timed alone, on the same inputs the
- *   app would use (ids, noise and decoder input are prepared outside the clock). The app's
- *   per-image time divided by their sum is our overhead (tokenising, copies, messaging, pixels).
+ * - rawStageRuns: the three stages of one image, each timed alone through the app's own stage
+ *   functions. The app's per-image time divided by their sum is our overhead (tokenising,
+ *   caches, queue, messaging, pixels).
  * - matmulPeak: the GFLOP/s the same runtime (same ORT build, threads, backend) reaches on a big
  *   square MatMul: the practical ceiling the per-stage GFLOP/s are compared against.
  */
 import type * as ort from 'onnxruntime-web';
-import type { Backend, Manifest } from '../src/shared/types';
-import { x0FromEps } from './pipeline/denoise-one-step';
+import type { Backend } from '../src/shared/types';
+import type { LoadedModel } from './load-model';
+import { decodeLatents } from './pipeline/decode';
+import { denoiseOneStep } from './pipeline/denoise-one-step';
+import { encodeText } from './pipeline/encode-text';
 import { gaussianNoise, normalizeSeed } from './pipeline/noise';
-import type { PromptTokenizer } from './pipeline/tokenize';
 import { activeOrt } from './runtime/ort';
 import { createSession } from './runtime/session';
 
-export interface RawModel {
-  manifest: Manifest;
-  backend: Backend;
-  tokenizer: PromptTokenizer;
-  textEncoder: ort.InferenceSession;
-  unet: ort.InferenceSession;
-  decoder: ort.InferenceSession;
-}
+/** What a raw run needs of the loaded model. */
+export type RawModel = Pick<LoadedModel, 'manifest' | 'tokenizer' | 'textEncoder' | 'unet' | 'decoder'>;
 
 export interface RawStageTimes {
   encode: number;
@@ -43,24 +39,25 @@ async function timedRun(session: ort.InferenceSession, feeds: Record<string, ort
   return { ms, data };
 }
 
+const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> => {
+  const t0 = performance.now();
+  const value = await f();
+  return { ms: performance.now() - t0, value };
+};
+
+/**
+ * The three stages of one image through the app's own stage functions (encodeText,
+ * denoiseOneStep with the manifest's rule and scales, decodeLatents), each timed alone with its
+ * inputs made outside the clock: what the per-image time would be without the rest of the app.
+ */
 export async function rawStageRuns(m: RawModel, prompt: string, seed: number): Promise<RawStageTimes> {
   const { manifest } = m;
-  const seq = manifest.tokenizer.max_length;
   const ids = m.tokenizer.encode(prompt);
-  const enc = await timedRun(m.textEncoder, { [m.textEncoder.inputNames[0]]: new (activeOrt().Tensor)('int64', ids, [1, seq]) });
-
+  const enc = await timed(() => encodeText(m.textEncoder, manifest, ids, 1));
   const { channels, height, width } = manifest.latent;
   const noise = gaussianNoise(normalizeSeed(seed), channels * height * width);
-  const dim = enc.data.length / seq;
-  const unet = await timedRun(m.unet, {
-    sample: new (activeOrt().Tensor)('float32', noise, [1, channels, height, width]),
-    timestep: new (activeOrt().Tensor)('int64', BigInt64Array.from([BigInt(manifest.one_step.timestep)]), [1]),
-    encoder_hidden_states: new (activeOrt().Tensor)('float32', enc.data, [1, seq, dim]),
-  });
-
-  const inv = 1 / manifest.vae.scaling_factor;
-  const latent = x0FromEps(noise, unet.data, manifest.one_step.alpha_bar).map((v) => v * inv);
-  const dec = await timedRun(m.decoder, { [m.decoder.inputNames[0]]: new (activeOrt().Tensor)('float32', latent, [1, channels, height, width]) });
+  const unet = await timed(() => denoiseOneStep(m.unet, manifest, noise, enc.value, 1));
+  const dec = await timed(() => decodeLatents(m.decoder, manifest, unet.value, 1));
   return { encode: enc.ms, denoise: unet.ms, decode: dec.ms, total: enc.ms + unet.ms + dec.ms };
 }
 

@@ -10,14 +10,13 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { LayoutError, LoadCancelledError, ManifestError } from '../src/shared/errors';
-import type { FileSource, LoadResult, Manifest, ModelIndexEntry, NotStoredReason, ProgressCallback } from '../src/shared/types';
-import type { RawModel } from './bench-hooks';
+import type { Backend, FileSource, LoadResult, Manifest, ModelIndexEntry, NotStoredReason, ProgressCallback } from '../src/shared/types';
 import { getAdded } from './model-store/added-models';
 import { loadModelFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
-import { createTokenizer } from './pipeline/tokenize';
+import { createTokenizer, type PromptTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { checkGraphContract } from './runtime/graph-contract';
 import { LoadPhases } from './runtime/load-phases';
@@ -25,7 +24,13 @@ import { useOrtFor } from './runtime/ort';
 import { createSession } from './runtime/session';
 import { startRuntime } from './runtime/start-runtime';
 
-export interface LoadedModel extends RawModel {
+export interface LoadedModel {
+  manifest: Manifest;
+  backend: Backend;
+  tokenizer: PromptTokenizer;
+  textEncoder: ort.InferenceSession;
+  unet: ort.InferenceSession;
+  decoder: ort.InferenceSession;
   /**
    * The teacher's file, fetched once on first ask (prefetchTeacher after the first image, or a
    * compare), outside the load: its bytes no longer delay the first image. Its session is made on
