@@ -28,6 +28,7 @@ import torch
 
 from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
+from .metrics import frechet, item_scores, metrics, summarize
 
 # What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
 OLD_PIPELINE = {"decoder": "autoencoder", "text_encoder": "minilm", "text_weights": "fp32", "unet_weights": "fp16",
@@ -202,60 +203,6 @@ def import_images(cfg: FactoryConfig, npz: Path, sets: dict):
                             prompts=np.array(json.dumps(sets)))
 
 
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """Frechet distance of two feature sets; tr sqrt(S1 S2) as the sum of the square roots of the
-    eigenvalues of S1 S2 (real and >= 0 for a product of covariances): equal to scipy's sqrtm to 1e-8
-    and 4x faster, which the bootstrap in verdict.py needs."""
-    mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    tr_covmean = np.sqrt(np.clip(np.linalg.eigvals(s1 @ s2).real, 0, None)).sum()
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
-
-
-SPLITS = ("train", "val", "paraphrase")
-
-
-def item_scores(clf, images: dict[str, np.ndarray], sets: dict) -> dict:
-    """Per prompt: classifier features, whether the intended concept is top-1 / in the top 5, and per
-    diversity prompt the mean pairwise feature distance over its seeds. metrics() summarises these;
-    verdict.py resamples them."""
-    from .classifier import features_and_logits
-
-    out = {"feats": {}, "top1": {}, "top5": {}}
-    for name in SPLITS:
-        feats, logits = features_and_logits(clf, images[name])
-        target = torch.tensor([c for _, c, _ in sets[name]])
-        top5 = torch.from_numpy(logits).topk(5, dim=1).indices
-        out["feats"][name] = feats
-        out["top1"][name] = (top5[:, 0] == target).numpy()
-        out["top5"][name] = (top5 == target[:, None]).any(1).numpy()
-    if all(f"grain_{name}" in images for name in SPLITS):
-        out["grain"] = {name: images[f"grain_{name}"] for name in SPLITS}
-    feats, _ = features_and_logits(clf, images["diversity"])
-    seeds = len(sets["diversity"]) // len({c for _, c, _ in sets["diversity"]})
-    feats = feats.reshape(-1, seeds, feats.shape[-1])
-    d = np.linalg.norm(feats[:, :, None] - feats[:, None, :], axis=-1)
-    iu = np.triu_indices(seeds, 1)
-    out["diversity"] = d[:, iu[0], iu[1]].mean(1)
-    return out
-
-
-def summarize(scores: dict, real_feats: np.ndarray) -> dict:
-    res = {}
-    for name in SPLITS:
-        res[f"{name}_top1"] = float(scores["top1"][name].mean() * 100)
-        res[f"{name}_top5"] = float(scores["top5"][name].mean() * 100)
-    res["fid"] = frechet(np.concatenate([scores["feats"][n] for n in SPLITS]), real_feats)
-    res["diversity"] = float(scores["diversity"].mean())
-    if "grain" in scores:
-        res["grain"] = float(np.concatenate([scores["grain"][n] for n in SPLITS]).mean())
-    return res
-
-
-def metrics(clf, images: dict[str, np.ndarray], sets: dict, real_feats: np.ndarray) -> dict:
-    return summarize(item_scores(clf, images, sets), real_feats)
-
-
 def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
     from .classifier import features_and_logits, load_classifier, real_eval_images
     from .dataset import EmojiDataset
@@ -281,7 +228,7 @@ def evaluate_all(cfg: FactoryConfig, students=None, device="cpu") -> dict:
         scores[key] = item_scores(clf, generate_for(cfg, key, sets, device), sets)
         rows[key] = {**summarize(scores[key], feats_a), "nfe": nfe}
         print(f"eval: {key}: {rows[key]}", flush=True)
-    from . import verdict  # imports this module's frechet and SPLITS
+    from . import verdict
 
     vs_teacher, ablation = verdict.judge_students(cfg, rows, scores, feats_a)
     vs_baseline, base_rows = {}, {}

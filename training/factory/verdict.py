@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FactoryConfig
-from .evaluate import SPLITS, frechet
+from .metrics import SPLITS, frechet
 
 # figure → (direction, bound): the targets of the distillation issue. Accuracy gaps are
 # student − teacher in points; ratios are student / teacher.

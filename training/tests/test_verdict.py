@@ -1,7 +1,7 @@
 """verdict.py: paired bootstrap intervals and the met / missed / undecided rule, on synthetic scores."""
 import numpy as np
 
-from factory.evaluate import SPLITS, frechet, summarize
+from factory.metrics import SPLITS, frechet, summarize
 from factory.verdict import compare, contrast, judge, replicates, resamples
 
 
