@@ -11,7 +11,6 @@ export type OnestepErrorName =
   | 'IntegrityError'
   | 'DownloadError'
   | 'ModelFileMissingError'
-  | 'QuotaError'
   | 'WebGPUUnavailableError'
   | 'Fp16UnsupportedError'
   | 'DeviceLostError'
@@ -55,11 +54,6 @@ export class DownloadError extends OnestepError {
 /** The server answered 404 for a file the manifest lists. */
 export class ModelFileMissingError extends OnestepError {
   override readonly name = 'ModelFileMissingError' as const;
-}
-
-/** IndexedDB refused the write; the model still runs from memory for this visit. */
-export class QuotaError extends OnestepError {
-  override readonly name = 'QuotaError' as const;
 }
 
 /** WebGPU was required but no adapter is available. */

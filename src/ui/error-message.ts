@@ -13,8 +13,6 @@ export function errorMessage(err: unknown): string {
       return `Downloading the model failed or was interrupted; what arrived is kept, and reloading continues from there (${detail}).`;
     case 'ModelFileMissingError':
       return `A model file is missing on the server (${detail}).`;
-    case 'QuotaError':
-      return 'This device has no room to keep the model, so it runs from memory this visit.';
     case 'WebGPUUnavailableError':
       return `WebGPU is not available here (${detail}). Remove ?backend=webgpu to use WASM.`;
     case 'Fp16UnsupportedError':
