@@ -4,18 +4,20 @@
  * or an input's value, never parsed as HTML.
  */
 import * as Comlink from 'comlink';
-import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS, VARIATION_COUNT } from './shared/config';
-import type { FileSource, GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS } from './shared/config';
+import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
-import { canvasToPng, downloadPng, paint, pngName } from './ui/canvas';
+import { paint } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
 import { errorMessage } from './ui/error-message';
-import { describeProgress, formatBytes, notStoredWhy } from './ui/format';
+import { describeProgress, notStoredWhy } from './ui/format';
 import { startOfflineSupport } from './ui/pwa';
 import { parseSeed, randomSeed, SEED_RULE } from './ui/seed';
 import { readShared, writeShared } from './ui/share-link';
 import { SupervisedGenerator } from './ui/supervisor';
+import { initOutputActions } from './ui/output-actions';
+import { initStoragePanel } from './ui/storage-panel';
 import { installTestHooks } from './ui/test-hooks';
 import { createGeneratorWorker } from './ui/worker-client';
 import { installTrustedTypesPolicy } from './shared/trusted-types';
@@ -150,60 +152,19 @@ buttons.shuffle.addEventListener('click', () => {
 
 // ---- actions --------------------------------------------------------------------------------
 
-buttons.download.addEventListener('click', () => {
-  if (lastPainted) void downloadPng(output, pngName(lastPainted.prompt, lastPainted.seed));
-});
-
-buttons.copy.addEventListener('click', async () => {
-  try {
-    await navigator.clipboard.write([new ClipboardItem({ 'image/png': canvasToPng(output) })]);
-    setStatus('Image copied.', 'ready');
-  } catch {
-    setStatus('This browser did not allow copying the image.', 'error');
-  }
-});
-
-buttons.share.addEventListener('click', async () => {
-  try {
-    await navigator.clipboard.writeText(location.href);
-    setStatus('Link copied: it restores this prompt and seed.', 'ready');
-  } catch {
-    setStatus(`Share this link: ${location.href}`, 'ready');
-  }
-});
-
-buttons.variations.addEventListener('click', async () => {
-  const panel = $('variations-panel');
-  const grid = $('variations-grid');
-  panel.hidden = false;
-  buttons.variations.disabled = true;
-  try {
-    const prompt = promptInput.value;
-    const result = await generator.generate({ prompt, seed: currentSeed(), count: VARIATION_COUNT });
-    grid.replaceChildren(
-      ...result.images.map((image) => {
-        const b = document.createElement('button');
-        b.type = 'button';
-        const c = document.createElement('canvas');
-        paint(c, image);
-        c.setAttribute('role', 'img');
-        c.setAttribute('aria-label', `Variation with seed ${image.seed}`);
-        const label = document.createElement('span');
-        label.textContent = `seed ${image.seed}`;
-        b.append(c, label);
-        b.addEventListener('click', () => {
-          setSeed(image.seed);
-          requestImage();
-        });
-        return b;
-      }),
-    );
-    setStatus(`${readyLine(null)} · ${result.images.length} variations in ${Math.round(result.ms)} ms`, 'ready');
-  } catch (err) {
-    setStatus(errorMessage(err), 'error');
-  } finally {
-    buttons.variations.disabled = false;
-  }
+initOutputActions({
+  generator,
+  canvas: output,
+  buttons,
+  variations: { panel: $('variations-panel'), grid: $('variations-grid') },
+  painted: () => lastPainted,
+  current: () => ({ prompt: promptInput.value, seed: currentSeed() }),
+  pick: (seed) => {
+    setSeed(seed);
+    requestImage();
+  },
+  say: setStatus,
+  readyLine: () => readyLine(null),
 });
 
 const compare = initCompare({
@@ -214,45 +175,12 @@ const compare = initCompare({
   hasImage: () => generation > 0,
   onDone: (student, speedup) => setStatus(`${readyLine(student)} · one step is ${speedup.toFixed(0)}× faster than the teacher`, 'ready'),
   onError: (err) => setStatus(errorMessage(err), 'error'),
-  addFileRow: (info) => $('files').append(fileRow(info.file, info.source, info.discarded, info.resumedFrom)),
+  addFileRow: (info) => storage.addFile(info.file, info.source, info.discarded, info.resumedFrom),
 });
 
 // ---- storage --------------------------------------------------------------------------------
 
-async function showStorage(): Promise<void> {
-  const info = await generator.cacheInfo();
-  const quota = info.quota ? ` of ${formatBytes(info.quota)} allowed` : '';
-  const kept = info.persisted ? 'kept until you clear it' : 'may be cleared by the browser when space runs low';
-  $('storage').textContent = `${formatBytes(info.totalBytes)} of model files saved on this device${quota}; ${kept}.`;
-}
-
-buttons.clear.addEventListener('click', async () => {
-  try {
-    await generator.clearCache();
-  } catch (err) {
-    setStatus(`Could not clear the downloaded models: ${(err as Error).message ?? err}`, 'error');
-    return;
-  }
-  await showStorage().catch(() => undefined);
-  setStatus('Downloaded models cleared. They will download again on the next visit.', 'ready');
-});
-
-function showFiles(r: LoadResult): void {
-  $('files').replaceChildren(
-    ...Object.entries(r.sources).map(([file, source]) => fileRow(file, source, r.discarded.includes(file), r.resumed[file] ?? 0)),
-  );
-}
-
-function fileRow(file: string, source: FileSource, discarded: boolean, resumedFrom: number): HTMLLIElement {
-  const li = document.createElement('li');
-  li.dataset.file = file;
-  li.dataset.source = source;
-  const again = discarded ? ' (saved copy was damaged, fetched again)' : '';
-  const resumed = resumedFrom ? ` (resumed: ${formatBytes(resumedFrom)} were already saved)` : '';
-  if (resumedFrom) li.dataset.resumed = String(resumedFrom);
-  li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}${resumed}`;
-  return li;
-}
+const storage = initStoragePanel({ generator, summary: $('storage'), files: $('files'), clear: buttons.clear, say: setStatus });
 
 // ---- boot -----------------------------------------------------------------------------------
 
@@ -305,9 +233,9 @@ function useModel(r: LoadResult): void {
   status.dataset.cached = String(r.cached);
   status.dataset.model = r.modelId;
   delete status.dataset.error;
-  showFiles(r);
+  storage.showFiles(r);
   setStatus(readyLine(null), 'ready');
-  void showStorage().catch(() => undefined);
+  void storage.show().catch(() => undefined);
   requestImage();
   compare.modelLoaded(r);
 }
