@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { x0FromEps, x0FromEpsEuler } from '../../workers/pipeline/denoise-one-step';
+import { x0FromEps, x0FromEpsEuler } from '../../workers/pipeline/schedule';
 import { float32ToHalf, fromHalfBits, halfToFloat32, toHalfBits } from '../../workers/pipeline/tensors';
 
 describe('float16 conversion', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alphasCumprod, ddimTimesteps } from '../../workers/pipeline/ddim-teacher';
-import { x0FromEps } from '../../workers/pipeline/denoise-one-step';
+import { alphasCumprod, ddimTimesteps, x0FromEps } from '../../workers/pipeline/schedule';
 import { gaussianNoise, mulberry32, normalizeSeed } from '../../workers/pipeline/noise';
 import { planarToRgba } from '../../workers/pipeline/to-rgba';
 

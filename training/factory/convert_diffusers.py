@@ -173,13 +173,14 @@ def one_step_rule(rule: str, timestep: int, scheduler_config: dict) -> dict:
         raise ExportError(f"scheduler beta_schedule {scheduler_config.get('beta_schedule')!r} is not scaled_linear")
     if scheduler_config.get("prediction_type", "epsilon") != "epsilon":
         raise ExportError("only epsilon-prediction UNets are supported")
-    n = int(scheduler_config.get("num_train_timesteps", 1000))
-    betas = np.linspace(math.sqrt(scheduler_config.get("beta_start", 0.00085)),
-                        math.sqrt(scheduler_config.get("beta_end", 0.012)), n, dtype=np.float64) ** 2
-    alpha_bar = float(np.cumprod(1.0 - betas)[timestep])
+    from .diffusion import alphas_cumprod, euler_sigma
+
+    ab = alphas_cumprod(beta_start=scheduler_config.get("beta_start", 0.00085), beta_end=scheduler_config.get("beta_end", 0.012),
+                        num_train_timesteps=int(scheduler_config.get("num_train_timesteps", 1000)))
+    alpha_bar = float(ab[timestep])
     out = {"rule": rule, "timestep": timestep, "alpha_bar": alpha_bar, "prediction_type": "epsilon"}
     if rule == "euler":
-        sigma = math.sqrt((1 - alpha_bar) / alpha_bar)
+        sigma = euler_sigma(alpha_bar)
         out.update(sigma=sigma, noise_scale=sigma, input_scale=1 / math.sqrt(sigma * sigma + 1))
     elif rule == "ddpm":
         out.update(noise_scale=1.0, input_scale=1.0)

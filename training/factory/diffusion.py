@@ -13,9 +13,18 @@ BETA_START, BETA_END = 0.00085, 0.012
 POLISH_T = 100
 
 
-def alphas_cumprod(device=None) -> torch.Tensor:
-    betas = torch.linspace(BETA_START ** 0.5, BETA_END ** 0.5, NUM_TRAIN_TIMESTEPS, dtype=torch.float64) ** 2
+def alphas_cumprod(device=None, beta_start: float = BETA_START, beta_end: float = BETA_END,
+                   num_train_timesteps: int = NUM_TRAIN_TIMESTEPS) -> torch.Tensor:
+    """ᾱ_t for every training timestep: scaled-linear betas (linspace of sqrt(beta), squared), in
+    float64. Ours by default; a published pipeline's scheduler config gives its own (convert_diffusers).
+    The app's twin: workers/pipeline/schedule.ts."""
+    betas = torch.linspace(beta_start ** 0.5, beta_end ** 0.5, num_train_timesteps, dtype=torch.float64) ** 2
     return torch.cumprod(1.0 - betas, dim=0).to(device)
+
+
+def euler_sigma(alpha_bar: float) -> float:
+    """sigma of the Euler (k-diffusion) form at cumulative alpha: sqrt((1 - alpha_bar) / alpha_bar)."""
+    return ((1 - alpha_bar) / alpha_bar) ** 0.5
 
 
 def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:

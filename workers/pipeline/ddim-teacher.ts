@@ -7,30 +7,8 @@
  */
 import type * as ort from 'onnxruntime-web';
 import type { Manifest } from '../../src/shared/types';
-import { x0FromEps } from './denoise-one-step';
+import { alphasCumprod, ddimTimesteps, x0FromEps } from './schedule';
 import { runUnet } from './unet';
-
-type TeacherSpec = NonNullable<Manifest['teacher']>;
-
-/** ᾱ for every training timestep: scaled-linear betas (linspace of √β, squared), cumulative product. */
-export function alphasCumprod(spec: Pick<TeacherSpec, 'beta_start' | 'beta_end' | 'num_train_timesteps'>): Float64Array {
-  const n = spec.num_train_timesteps;
-  const a = Math.sqrt(spec.beta_start);
-  const b = Math.sqrt(spec.beta_end);
-  const out = new Float64Array(n);
-  let prod = 1;
-  for (let i = 0; i < n; i++) {
-    const sqrtBeta = n === 1 ? a : a + ((b - a) * i) / (n - 1);
-    prod *= 1 - sqrtBeta * sqrtBeta;
-    out[i] = prod;
-  }
-  return out;
-}
-
-/** "Trailing" spacing: t_i = round(T − 1 − i·T/steps), so sampling always starts at t = T − 1. */
-export function ddimTimesteps(steps: number, numTrain: number): number[] {
-  return Array.from({ length: steps }, (_, i) => Math.round(numTrain - 1 - (i * numTrain) / steps));
-}
 
 /** Runs the teacher from unit noise `z` (batch 1) and returns x0 latents. */
 export async function ddimTeacher(

@@ -8,25 +8,8 @@
  */
 import type * as ort from 'onnxruntime-web';
 import type { Manifest } from '../../src/shared/types';
+import { sigmaOf, x0FromEps, x0FromEpsEuler } from './schedule';
 import { runUnet } from './unet';
-
-/** x0 from x_t and ε at cumulative alpha `alphaBar` (pure; unit-tested). */
-export function x0FromEps(x: Float32Array, eps: Float32Array, alphaBar: number): Float32Array {
-  if (x.length !== eps.length) throw new RangeError('x and eps differ in length');
-  const sa = Math.sqrt(alphaBar);
-  const s1a = Math.sqrt(1 - alphaBar);
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = (x[i] - s1a * eps[i]) / sa;
-  return out;
-}
-
-/** x0 = x − σ·ε: the Euler (k-diffusion) form SD-Turbo is sampled with (pure; unit-tested). */
-export function x0FromEpsEuler(x: Float32Array, eps: Float32Array, sigma: number): Float32Array {
-  if (x.length !== eps.length) throw new RangeError('x and eps differ in length');
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i] - sigma * eps[i];
-  return out;
-}
 
 /** Batched one-step denoise: `noise` is [B, C, H, W] unit noise, `emb` is [B, L, D] (data or a GPU tensor). */
 export async function denoiseOneStep(
@@ -40,5 +23,5 @@ export async function denoiseOneStep(
   const x = rule.noise_scale === 1 ? noise : noise.map((v) => v * rule.noise_scale);
   const input = rule.input_scale === 1 ? x : x.map((v) => v * rule.input_scale);
   const eps = await runUnet(unet, manifest, input, new Array(batch).fill(rule.timestep), emb, batch);
-  return rule.rule === 'euler' ? x0FromEpsEuler(x, eps, rule.sigma ?? Math.sqrt((1 - rule.alpha_bar) / rule.alpha_bar)) : x0FromEps(x, eps, rule.alpha_bar);
+  return rule.rule === 'euler' ? x0FromEpsEuler(x, eps, rule.sigma ?? sigmaOf(rule.alpha_bar)) : x0FromEps(x, eps, rule.alpha_bar);
 }
