@@ -25,7 +25,13 @@ function cspMeta(): Plugin {
     name: 'onestep-csp-meta',
     apply: 'build',
     transformIndexHtml() {
-      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ ...csp, meta: true }) }, injectTo: 'head-prepend' }];
+      return [
+        {
+          tag: 'meta',
+          attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ ...csp, meta: true }) },
+          injectTo: 'head-prepend',
+        },
+      ];
     },
   };
 }

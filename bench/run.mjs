@@ -61,7 +61,12 @@ async function runBrowserSide(mode, opts, baseUrl, out) {
       const page = await openApp(context, baseUrl, { backend: b.backend });
       out.adapter = await page.evaluate(async () => {
         const a = await navigator.gpu?.requestAdapter?.();
-        return a ? { ...['vendor', 'architecture', 'device', 'description'].reduce((o, k) => ({ ...o, [k]: a.info?.[k] }), {}), isFallbackAdapter: a.info?.isFallbackAdapter ?? null } : null;
+        return a
+          ? {
+              ...['vendor', 'architecture', 'device', 'description'].reduce((o, k) => ({ ...o, [k]: a.info?.[k] }), {}),
+              isFallbackAdapter: a.info?.isFallbackAdapter ?? null,
+            }
+          : null;
       });
       if (mode === 'gpu' && (!out.adapter || out.adapter.isFallbackAdapter || out.adapter.architecture === 'swiftshader')) {
         throw new Error(`no hardware WebGPU adapter (got ${JSON.stringify(out.adapter)}): not a GPU run`);
@@ -73,21 +78,25 @@ async function runBrowserSide(mode, opts, baseUrl, out) {
       if (want('latency')) await section(out, 'latency', () => latency.run({ page, reps, log, typing: mode !== 'swiftshader' }));
       if (want('overhead')) await section(out, 'overhead', () => overhead.run({ page, reps, log }));
       if (want('limit') && b.backend === 'wasm') await section(out, 'matmulPeak', () => limit.run({ page, reps: 8, log }));
-      if (want('teacher') && mode !== 'swiftshader') await section(out, 'teacher', () => teacher.run({ page, reps: opts.teacherReps, log }));
+      if (want('teacher') && mode !== 'swiftshader')
+        await section(out, 'teacher', () => teacher.run({ page, reps: opts.teacherReps, log }));
     } finally {
       await context.close();
     }
     if (mode === 'swiftshader') return;
-    if (want('threads') && b.backend === 'wasm') await section(out, 'threads', () => threads.run({ browser: b.browser, baseUrl, reps: opts.reps, log }));
-    if (want('cold')) await section(out, 'coldStart', () => coldStart.run({ browser: b.browser, baseUrl, backend: b.backend, reps: opts.coldReps, log }));
-    if (want('memory')) await section(out, 'memory', () => memory.run({ browser: b.browser, baseUrl, backend: b.backend, gens: opts.gens, log }));
+    if (want('threads') && b.backend === 'wasm')
+      await section(out, 'threads', () => threads.run({ browser: b.browser, baseUrl, reps: opts.reps, log }));
+    if (want('cold'))
+      await section(out, 'coldStart', () => coldStart.run({ browser: b.browser, baseUrl, backend: b.backend, reps: opts.coldReps, log }));
+    if (want('memory'))
+      await section(out, 'memory', () => memory.run({ browser: b.browser, baseUrl, backend: b.backend, gens: opts.gens, log }));
   } finally {
     await b.browser.close();
   }
 }
 
 async function runTuning(opts) {
-  let tuningFile = null;
+  let tuningFile;
   const base = buildCommit(root, opts.tuning);
   const load = loadSampler();
   const before = await serveDir(base.dir);
@@ -96,7 +105,16 @@ async function runTuning(opts) {
   try {
     const rows = await tuning.run({ browser: b.browser, before, after, reps: opts.reps, coldReps: opts.coldReps, log });
     const change = opts.change ?? spawnSync('git', ['-C', root, 'log', '-1', '--format=%s'], { encoding: 'utf8' }).stdout.trim();
-    const out = { when: new Date().toISOString(), machine: describeMachine(root), browser: b.version, before: opts.tuning, change, how: `this build vs ${opts.tuning}, WASM, same browser, alternating`, rows, loadDuringRun: load.stop() };
+    const out = {
+      when: new Date().toISOString(),
+      machine: describeMachine(root),
+      browser: b.version,
+      before: opts.tuning,
+      change,
+      how: `this build vs ${opts.tuning}, WASM, same browser, alternating`,
+      rows,
+      loadDuringRun: load.stop(),
+    };
     const afterCommit = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
     tuningFile = `tuning-${String(opts.tuning).slice(0, 12)}-${afterCommit}.json`;
     writeFileSync(path.join(root, 'bench/results', tuningFile), `${JSON.stringify(out, null, 2)}\n`);
@@ -119,13 +137,21 @@ async function main() {
     return log('README table rewritten from bench/results/*.json');
   }
   if (opts.build) {
-    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     if (r.status !== 0) throw new Error('vite build failed');
   }
   if (opts.tuning) return runTuning(opts);
   const manifestPath = path.join(modelDir, 'manifest.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  const results = { when: new Date().toISOString(), machine: describeMachine(root), options: { ...opts, only: [...opts.only] }, model: `${manifest.id}@${manifest.version}` };
+  const results = {
+    when: new Date().toISOString(),
+    machine: describeMachine(root),
+    options: { ...opts, only: [...opts.only] },
+    model: `${manifest.id}@${manifest.version}`,
+  };
   const load = loadSampler();
   results.flops = loadFlops(root, manifestPath, log);
   if (opts.only.has('size')) await section(results, 'size', () => size.run({ root, manifest, modelDir }));

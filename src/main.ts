@@ -4,20 +4,23 @@
  * or an input's value, never parsed as HTML.
  */
 import * as Comlink from 'comlink';
-import { FALLBACK_MODEL_ID, MODELS_PATH, TYPE_DEBOUNCE_MS } from './shared/config';
-import type { GenerateRequest, GenerateResult, LoadResult, ModelIndexEntry, Progress } from './shared/types';
+import { TYPE_DEBOUNCE_MS } from './shared/config';
+import type { GenerateRequest, GenerateResult, LoadResult, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
 import { paint } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
 import { errorMessage } from './ui/error-message';
-import { describeProgress, notStoredWhy } from './ui/format';
-import { startOfflineSupport } from './ui/pwa';
-import { parseSeed, randomSeed, SEED_RULE } from './ui/seed';
+import { describeProgress, describeReady } from './ui/format';
+import { appStateView, startOfflineSupport } from './ui/pwa';
+import { randomSeed } from './ui/seed';
+import { SeedBox } from './ui/seed-box';
 import { readShared, writeShared } from './ui/share-link';
 import { SupervisedGenerator } from './ui/supervisor';
 import { initOutputActions } from './ui/output-actions';
+import { markBuild, markDownloading, markError, markLoaded, markPainted, markStatus } from './ui/page-state';
 import { initStoragePanel } from './ui/storage-panel';
+import { chooseModel, readModelIndex } from './ui/model-choice';
 import { installTestHooks } from './ui/test-hooks';
 import { createGeneratorWorker } from './ui/worker-client';
 import { installTrustedTypesPolicy } from './shared/trusted-types';
@@ -27,7 +30,7 @@ installTrustedTypesPolicy(); // before the first worker or service worker starts
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const promptInput = $<HTMLInputElement>('prompt');
 const seedInput = $<HTMLInputElement>('seed');
-const seedHint = $<HTMLParagraphElement>('seed-hint');
+const seedBox = new SeedBox(seedInput, $<HTMLParagraphElement>('seed-hint'));
 const notice = $<HTMLParagraphElement>('notice');
 const output = $<HTMLCanvasElement>('output');
 const status = $<HTMLParagraphElement>('status');
@@ -62,34 +65,10 @@ let lastPainted: { prompt: string; seed: number } | null = null;
 
 function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'error'): void {
   status.textContent = text;
-  status.dataset.state = state;
+  markStatus(status, state);
 }
 
-// The last seed that kept the rule (seed.ts): a box being edited or holding a bad value keeps it.
-let lastGoodSeed = 0;
-const currentSeed = () => lastGoodSeed;
-/** Reads the seed box; false (and the rule shown beside it) when it breaks the rule. */
-function readSeedBox(): boolean {
-  const seed = parseSeed(seedInput.value);
-  seedHint.hidden = seed !== null;
-  seedInput.setAttribute('aria-invalid', String(seed === null));
-  if (seed === null) seedHint.textContent = `The seed must be ${SEED_RULE}; the image keeps seed ${lastGoodSeed}.`;
-  else lastGoodSeed = seed;
-  return seed !== null;
-}
-function setSeed(seed: number): void {
-  seedInput.value = String(seed);
-  readSeedBox();
-}
-
-function readyLine(r: GenerateResult | null): string {
-  if (!model) return '';
-  const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
-  const why = model.backendNote ? ` — ${model.backendNote}` : '';
-  const ms = !r ? '' : r.steps === 0 ? ' · same tokens as before: image reused, nothing to compute' : ` · ${Math.round(r.ms / r.images.length)} ms per image`;
-  const mem = model.cached ? '' : ` · running from memory: ${notStoredWhy(model.notStored ?? 'quota', 'the model').replace(/^./, (c) => c.toLowerCase())}, so it downloads again next visit`;
-  return `${backend}${why} · ${model.name}${ms}${mem}`;
-}
+const readyLine = (r: GenerateResult | null) => (model ? describeReady(model, r) : '');
 
 // ---- generate as you type -------------------------------------------------------------------
 
@@ -98,19 +77,13 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   (req, result) => {
     const image = result.images[0];
     paint(output, image);
-    delete status.dataset.error;
+    markError(status, null);
     // The worker moved to WASM (a lost GPU device, or an invalid image): say so instead of claiming WebGPU.
-    if (model && result.backend !== model.backend) model = { ...model, backend: result.backend, backendNote: result.switchNote ?? 'it switched' };
+    if (model && result.backend !== model.backend)
+      model = { ...model, backend: result.backend, backendNote: result.switchNote ?? 'it switched' };
     generation += 1;
     lastPainted = { prompt: req.prompt, seed: image.seed };
-    // Test hooks and a record of what is on screen; textContent-safe data attributes only.
-    output.dataset.generation = String(generation);
-    output.dataset.prompt = req.prompt;
-    output.dataset.seed = String(image.seed);
-    status.dataset.ms = String(Math.round(result.ms));
-    status.dataset.steps = String(result.steps);
-    status.dataset.backend = result.backend;
-    status.dataset.stages = JSON.stringify(Object.fromEntries(Object.entries(result.stages).map(([k, v]) => [k, Math.round(v)])));
+    markPainted(output, status, { generation, prompt: req.prompt, seed: image.seed }, result);
     $('size').textContent = `${image.width} × ${image.height} pixels, shown at ${output.clientWidth} px`;
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed }));
@@ -120,7 +93,7 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
   (_req, err) => {
     const name = (err as { name?: string }).name ?? 'Error';
-    if (name !== 'WorkerCrashedError') status.dataset.error = name;
+    if (name !== 'WorkerCrashedError') markError(status, name);
     setStatus(errorMessage(err), name === 'WorkerCrashedError' ? 'loading' : 'error');
   },
 );
@@ -130,8 +103,8 @@ function requestImage(): void {
   if (!model) return;
   clearTimeout(debounce);
   const submit = () => {
-    status.dataset.state = 'generating';
-    typing.submit({ prompt: promptInput.value, seed: currentSeed(), count: 1 });
+    markStatus(status, 'generating');
+    typing.submit({ prompt: promptInput.value, seed: seedBox.current, count: 1 });
   };
   if (TYPE_DEBOUNCE_MS > 0) debounce = window.setTimeout(submit, TYPE_DEBOUNCE_MS);
   else submit();
@@ -139,14 +112,14 @@ function requestImage(): void {
 
 promptInput.addEventListener('input', requestImage);
 seedInput.addEventListener('input', () => {
-  if (readSeedBox()) requestImage();
+  if (seedBox.read()) requestImage();
 });
 $('controls').addEventListener('submit', (e) => {
   e.preventDefault();
   requestImage();
 });
 buttons.shuffle.addEventListener('click', () => {
-  setSeed(randomSeed());
+  seedBox.set(randomSeed());
   requestImage();
 });
 
@@ -158,9 +131,9 @@ initOutputActions({
   buttons,
   variations: { panel: $('variations-panel'), grid: $('variations-grid') },
   painted: () => lastPainted,
-  current: () => ({ prompt: promptInput.value, seed: currentSeed() }),
+  current: () => ({ prompt: promptInput.value, seed: seedBox.current }),
   pick: (seed) => {
-    setSeed(seed);
+    seedBox.set(seed);
     requestImage();
   },
   say: setStatus,
@@ -171,7 +144,7 @@ const compare = initCompare({
   generator,
   button: buttons.compare,
   status,
-  current: () => ({ prompt: promptInput.value, seed: currentSeed() }),
+  current: () => ({ prompt: promptInput.value, seed: seedBox.current }),
   hasImage: () => generation > 0,
   onDone: (student, speedup) => setStatus(`${readyLine(student)} · one step is ${speedup.toFixed(0)}× faster than the teacher`, 'ready'),
   onError: (err) => setStatus(errorMessage(err), 'error'),
@@ -184,27 +157,12 @@ const storage = initStoragePanel({ generator, summary: $('storage'), files: $('f
 
 // ---- boot -----------------------------------------------------------------------------------
 
-async function readModelIndex(): Promise<ModelIndexEntry[]> {
-  try {
-    const res = await fetch(`${import.meta.env.BASE_URL}${MODELS_PATH}index.json`);
-    return ((await res.json()) as { models: ModelIndexEntry[] }).models;
-  } catch {
-    return [];
-  }
-}
-
-/** The default shipped model (remote entries are offered in the add-model panel, never loaded by default). */
-function defaultModelId(index: ModelIndexEntry[]): string {
-  const shipped = index.filter((m) => !m.url);
-  return (shipped.find((m) => m.default) ?? shipped[0])?.id ?? FALLBACK_MODEL_ID;
-}
-
 const onLoadProgress = (p: Progress) => {
   setStatus(describeProgress(p), 'loading');
   if (p.phase === 'download') {
     progress.hidden = false;
     progress.value = p.total ? p.loaded / p.total : 0;
-    progress.dataset.file = p.file;
+    markDownloading(progress, p.file);
   }
 };
 
@@ -227,12 +185,7 @@ function loadProgress(fn: (p: Progress) => void): { callback: (p: Progress) => v
 function useModel(r: LoadResult): void {
   model = r;
   progress.hidden = true;
-  status.dataset.backend = r.backend;
-  status.dataset.loadMs = String(r.loadMs);
-  status.dataset.loadPhases = JSON.stringify(r.phases);
-  status.dataset.cached = String(r.cached);
-  status.dataset.model = r.modelId;
-  delete status.dataset.error;
+  markLoaded(status, r);
   storage.showFiles(r);
   setStatus(readyLine(null), 'ready');
   void storage.show().catch(() => undefined);
@@ -245,7 +198,10 @@ async function loadModel(): Promise<void> {
   if (!loadRequest) return;
   const progressOf = loadProgress(onLoadProgress);
   try {
-    const r = await generator.load(loadRequest.modelId, progressOf.callback, { backend: loadRequest.backend, threads: loadRequest.threads });
+    const r = await generator.load(loadRequest.modelId, progressOf.callback, {
+      backend: loadRequest.backend,
+      threads: loadRequest.threads,
+    });
     progressOf.end();
     useModel(r);
     promptInput.focus();
@@ -255,16 +211,17 @@ async function loadModel(): Promise<void> {
     // A crash during the load is handled by the restart (which loads again); say nothing twice.
     if ((err as { name?: string }).name === 'WorkerCrashedError') return;
     setStatus(errorMessage(err), 'error');
-    status.dataset.error = (err as { name?: string }).name ?? 'Error';
+    markError(status, (err as { name?: string }).name ?? 'Error');
   }
 }
 
 const addModel = initAddModel({
   generator,
-  loadProgress: (watch) => loadProgress((p) => {
-    watch(p);
-    onLoadProgress(p);
-  }),
+  loadProgress: (watch) =>
+    loadProgress((p) => {
+      watch(p);
+      onLoadProgress(p);
+    }),
   onLoaded: (r, id) => {
     // The model id goes into the address, so a reload (or a bookmark) opens this model again,
     // from this device's storage; a worker restart loads it again too.
@@ -282,24 +239,14 @@ const addModel = initAddModel({
 
 // ---- offline support (service worker) ---------------------------------------------------------
 
-const appState = $<HTMLParagraphElement>('app-state');
-const appReload = $<HTMLButtonElement>('app-reload');
-startOfflineSupport({
-  show(state, text, reload) {
-    appState.hidden = false;
-    appState.dataset.state = state;
-    $('app-state-text').textContent = text;
-    appReload.hidden = !reload;
-    appReload.onclick = reload ?? null;
-  },
-});
+startOfflineSupport(appStateView($('app-state'), $('app-state-text'), $<HTMLButtonElement>('app-reload')));
 $('build').textContent = `Onestep build ${__ONESTEP_BUILD__}`;
-document.documentElement.dataset.build = __ONESTEP_BUILD__;
+markBuild(__ONESTEP_BUILD__);
 
 installTestHooks({
   async paint(prompt, seed) {
     promptInput.value = prompt;
-    setSeed(seed);
+    seedBox.set(seed);
     typing.submit({ prompt, seed, count: 1 });
     await typing.idle();
     return { ms: Number(status.dataset.ms), generation, state: status.dataset.state ?? '' };
@@ -318,10 +265,9 @@ installTestHooks({
 async function boot(): Promise<void> {
   const shared = readShared(location.hash);
   promptInput.value = shared.prompt;
-  setSeed(shared.seed ?? randomSeed());
+  seedBox.set(shared.seed ?? randomSeed());
   if (shared.badSeed !== undefined) {
-    seedHint.hidden = false;
-    seedHint.textContent = `The link's seed "${shared.badSeed}" is not ${SEED_RULE}, so a random seed is used.`;
+    seedBox.linkSeedRefused(shared.badSeed);
   }
 
   // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
@@ -335,20 +281,17 @@ async function boot(): Promise<void> {
   const index = await readModelIndex();
   addModel.showKnown(index);
   // A link naming a model this device neither ships nor has added (or junk) opens the default
-  // model with a note; the id is only looked up, never fetched. Judged before loading, so a known
-  // model that fails to load still says why.
-  const linked = params.get('model');
-  const known = linked === null || index.length === 0 || index.some((e) => e.id === linked && !e.url)
-    || (await generator.listAdded().catch(() => [])).some((a) => a.id === linked);
-  if (!known) {
+  // model with a note (model-choice.ts). Judged before loading, so a known model that fails to
+  // load still says why.
+  const chosen = await chooseModel(params.get('model'), index, async () => (await generator.listAdded()).map((a) => a.id));
+  if (chosen.note) {
     const url = new URL(location.href);
     url.searchParams.delete('model');
     history.replaceState(null, '', url);
     notice.hidden = false;
-    const shown = linked.length > 60 ? `${linked.slice(0, 60)}…` : linked;
-    notice.textContent = `The link asks for the model "${shown}", which this device neither ships nor has added, so the default model is open.`;
+    notice.textContent = chosen.note;
   }
-  loadRequest = { modelId: known && linked !== null ? linked : defaultModelId(index), backend, threads };
+  loadRequest = { modelId: chosen.modelId, backend, threads };
   await loadModel();
 }
 

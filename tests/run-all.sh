@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository and ends with one plain line: "N passed, N failed".
 #   - training/ (pytest): the model factory's tiny end-to-end chain, data, export parity
+#   - lint (scripts/lint.sh): tsc for the page and for the workers without the DOM, ESLint,
+#     Prettier --check, ruff; a lint failure fails the run
 #   - app unit tests (vitest): manifest, sha256, chunks, noise, x0 rule, pixels, coalescing
 #   - app end-to-end (tests/e2e/run-e2e.mjs): built app + real model in headless Chromium
 #     (/usr/bin/chromium: WASM, WebGPU on SwiftShader, offline/PWA, privacy, faults, endurance)
@@ -33,6 +35,13 @@ add_counts() {
 }
 
 if [ ! -d "$root/node_modules" ]; then (cd "$root" && npm ci --no-audit --no-fund); fi
+
+# lint (scripts/lint.sh): both TypeScript projects, ESLint, Prettier, ruff; one test per check.
+log=$(mktemp)
+(cd "$root" && bash scripts/lint.sh) 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+add_counts "$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)" "$rc"
+rm -f "$log"
 # The browser tests drive Debian's Chromium; a fresh machine may not have it yet.
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -65,8 +65,16 @@ export async function rawStageRuns(m: RawModel, prompt: string, seed: number): P
 export async function matmulPeak(modelBytes: Uint8Array, n: number, reps: number, backend: Backend): Promise<number[]> {
   const session = await createSession(modelBytes, backend);
   try {
-    const a = new (activeOrt().Tensor)('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / 7), [n, n]);
-    const b = new (activeOrt().Tensor)('float32', Float32Array.from({ length: n * n }, (_, i) => ((i % 5) - 2) / 5), [n, n]);
+    const a = new (activeOrt().Tensor)(
+      'float32',
+      Float32Array.from({ length: n * n }, (_, i) => ((i % 7) - 3) / 7),
+      [n, n],
+    );
+    const b = new (activeOrt().Tensor)(
+      'float32',
+      Float32Array.from({ length: n * n }, (_, i) => ((i % 5) - 2) / 5),
+      [n, n],
+    );
     const times: number[] = [];
     for (let i = 0; i < reps + 1; i++) {
       const r = await timedRun(session, { A: a, B: b });

@@ -2,25 +2,34 @@
  * The generator: one queue for every load and run, and the caches that make typing cheap.
  *   prompt → ids (tokenize) → embedding (encode-text, cached per prompt) → pipeline/generate.ts
  * What it delegates: loading to load-model.ts, adding by URL to model-store/add-by-url.ts, the
+ * caches to pipeline/prompt-caches.ts, device loss to runtime/device-watch.ts and the
  * WebGPU → WASM fallback to runtime/wasm-fallback.ts.
  * The Comlink surface lives in generator.worker.ts; this class knows nothing about messaging.
  */
-import type * as ort from 'onnxruntime-web';
 import { MAX_BATCH, MODELS_PATH } from '../src/shared/config';
 import { DeviceLostError, LoadCancelledError, ModelChangedError, ModelNotLoadedError } from '../src/shared/errors';
 import type {
-  AddRequest, GenerateRequest, GenerateResult, LoadResult, ProgressCallback, RemoteModelPlan, TeacherFileInfo, TeacherRequest,
+  AddRequest,
+  GenerateRequest,
+  GenerateResult,
+  LoadResult,
+  ProgressCallback,
+  RemoteModelPlan,
+  TeacherFileInfo,
+  TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
 import { loadModel, resolveModel, type LoadedModel, type LoadOptions, type ResolvedModel } from './load-model';
 import { putAdded } from './model-store/added-models';
 import { forgetUnusableFiles, UrlModels } from './model-store/add-by-url';
-import { encodeText, encodeTextTensor } from './pipeline/encode-text';
+import { encodeText } from './pipeline/encode-text';
 import { studentImages, teacherImage } from './pipeline/generate';
 import { normalizeSeed } from './pipeline/noise';
+import { EmbeddingCache, ImageCache, promptTokens } from './pipeline/prompt-caches';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
-import { createSession, ortWebGpuDevice, SerialQueue } from './runtime/session';
+import { DeviceWatch } from './runtime/device-watch';
+import { createSession, SerialQueue } from './runtime/session';
 import { switchNote, withWasmFallback, type SwitchReason } from './runtime/wasm-fallback';
 
 export type { LoadOptions } from './load-model';
@@ -30,23 +39,15 @@ const modelsBase = () => new URL(`${import.meta.env.BASE_URL}${MODELS_PATH}`, se
 export class Generator {
   private model: LoadedModel | null = null;
   private loading: { modelId: string; options: LoadOptions } | null = null;
-  private deviceLost = false;
+  private readonly device = new DeviceWatch();
   /** Aborts the load in progress (cancelLoad): its download stops and frees its buffers. */
   private loadAbort: AbortController | null = null;
   /** Adds by URL asked for and not settled (queued or running), each stoppable by cancelLoad. */
   private readonly addAborts = new Set<AbortController>();
   private readonly queue = new SerialQueue();
-  /**
-   * The last prompt's embedding, keyed by its token ids: changing only the seed, or only what the
-   * tokenizer ignores (a trailing space, letter case for the uncased MiniLM), skips the encoder.
-   */
-  private embedding: { ids: string; data: Float32Array | ort.Tensor } | null = null;
-  /**
-   * The last request's images (copies: the returned pixels are transferred away), keyed by token
-   * ids, seed and count. While typing, a keystroke that leaves the tokens as they were (a space
-   * between words) asks for exactly the same images: they come back without running any network.
-   */
-  private lastImages: { key: string; images: GenerateResult['images'] } | null = null;
+  // The caches that make typing cheap (pipeline/prompt-caches.ts).
+  private readonly embeddings = new EmbeddingCache();
+  private readonly lastImages = new ImageCache();
   private uncond: Float32Array | null = null;
   /** Plans of models by URL, read and shown before anything is downloaded. */
   private readonly urlModels = new UrlModels(modelsBase);
@@ -68,24 +69,38 @@ export class Generator {
     const stopped = () => {
       if (abort.signal.aborted) throw new LoadCancelledError('loading was stopped');
     };
-    return this.queue.run(async () => {
-      stopped();
-      const previous = this.loading;
-      const remote = await this.urlModels.confirmed(id, input, fingerprint);
-      stopped();
-      const result = await this.loadNow(id, onProgress, options, { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) }, abort)
-        .catch(async (err: unknown) => {
+    return this.queue
+      .run(async () => {
+        stopped();
+        const previous = this.loading;
+        const remote = await this.urlModels.confirmed(id, input, fingerprint);
+        stopped();
+        const result = await this.loadNow(
+          id,
+          onProgress,
+          options,
+          { manifest: remote.manifest, baseUrl: new URL(remote.baseUrl) },
+          abort,
+        ).catch(async (err: unknown) => {
           await forgetUnusableFiles(remote.manifest, err);
           // A graph the runtime refused is found only once the model in use was released for it:
           // load that one again (from IndexedDB), so a bad model never leaves the page without one.
           if (!this.model && previous) await this.loadNow(previous.modelId, () => undefined, previous.options).catch(() => undefined);
           throw err;
         });
-      // Remembered only once it loaded, so a failed download leaves no half-added model behind.
-      await putAdded({ id, manifest: remote.manifest, baseUrl: remote.baseUrl, source: remote.source, license: remote.license, addedAt: Date.now() });
-      this.urlModels.done(id);
-      return result;
-    }).finally(() => this.addAborts.delete(abort));
+        // Remembered only once it loaded, so a failed download leaves no half-added model behind.
+        await putAdded({
+          id,
+          manifest: remote.manifest,
+          baseUrl: remote.baseUrl,
+          source: remote.source,
+          license: remote.license,
+          addedAt: Date.now(),
+        });
+        this.urlModels.done(id);
+        return result;
+      })
+      .finally(() => this.addAborts.delete(abort));
   }
 
   async load(modelId: string, onProgress: ProgressCallback, options: LoadOptions = {}): Promise<LoadResult> {
@@ -99,38 +114,40 @@ export class Generator {
   }
 
   private async loadNow(
-    modelId: string, onProgress: ProgressCallback, options: LoadOptions, resolved?: ResolvedModel, abort = new AbortController(),
+    modelId: string,
+    onProgress: ProgressCallback,
+    options: LoadOptions,
+    resolved?: ResolvedModel,
+    abort = new AbortController(),
   ): Promise<LoadResult> {
     const startedAt = performance.now();
     this.loadAbort = abort;
     try {
       const { manifest, baseUrl } = resolved ?? (await resolveModel(modelId, modelsBase()));
       const { model, result } = await loadModel({
-        manifest, baseUrl, onProgress, options, signal: abort.signal, startedAt, replacing: this.model !== null,
+        manifest,
+        baseUrl,
+        onProgress,
+        options,
+        signal: abort.signal,
+        startedAt,
+        replacing: this.model !== null,
         releaseCurrent: async () => {
           this.loading = { modelId, options };
           await this.release();
         },
       });
       this.model = model;
-      this.deviceLost = false;
-      if (model.backend === 'webgpu') void this.watchDevice();
+      this.device.watch(model.backend);
       return result;
     } finally {
       if (this.loadAbort === abort) this.loadAbort = null;
     }
   }
 
-  /** A lost GPU device (driver reset, out of memory) kills every session: note it, recover on the next call. */
-  private async watchDevice(): Promise<void> {
-    const device = await ortWebGpuDevice();
-    const info = await device?.lost;
-    if (info && info.reason !== 'destroyed') this.deviceLost = true;
-  }
-
   /** After a device loss, reload the same model on WASM (files come from IndexedDB, no network). */
   private async recoverIfLost(): Promise<void> {
-    if (this.deviceLost) await this.switchToWasm('device-lost', switchNote('device-lost', null));
+    if (this.device.lost) await this.switchToWasm('device-lost', switchNote('device-lost', null));
   }
 
   private async switchToWasm(reason: SwitchReason, note: string): Promise<void> {
@@ -149,28 +166,6 @@ export class Generator {
     return this.model;
   }
 
-  /** The prompt's token ids, and them as a string: the key of both caches. */
-  private tokenIds(m: LoadedModel, prompt: string): { ids: BigInt64Array; key: string } {
-    const ids = m.tokenizer.encode(clipPromptForTokenizer(prompt, m.tokenizer.maxLength));
-    return { ids, key: ids.join(',') };
-  }
-
-  private async embed(m: LoadedModel, { ids, key }: { ids: BigInt64Array; key: string }): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
-    if (this.embedding?.ids === key) return { data: this.embedding.data, ms: 0 };
-    const t0 = performance.now();
-    const data = m.gpuEmbedding ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
-    this.dropEmbedding();
-    this.embedding = { ids: key, data };
-    return { data, ms: performance.now() - t0 };
-  }
-
-  /** A GPU-resident embedding is ORT's to free: dispose it when the prompt changes. */
-  private dropEmbedding(): void {
-    const old = this.embedding?.data;
-    if (old && !(old instanceof Float32Array)) old.dispose();
-    this.embedding = null;
-  }
-
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return this.queue.run(() => this.withDeviceRecovery(() => this.generateNow(req, onProgress)));
   }
@@ -180,17 +175,9 @@ export class Generator {
     await this.recoverIfLost();
     return withWasmFallback(job, {
       onWebGpu: () => this.model?.backend === 'webgpu',
-      lostWithin: (ms) => this.lostWithin(ms),
+      lostWithin: (ms) => this.device.lostWithin(ms),
       switchToWasm: (reason, note) => this.switchToWasm(reason, note),
     });
-  }
-
-  private async lostWithin(ms: number): Promise<boolean> {
-    if (this.deviceLost) return true;
-    const device = await ortWebGpuDevice();
-    if (!device) return false;
-    const lost = device.lost.then((info) => info.reason !== 'destroyed');
-    return Promise.race([lost, new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
   }
 
   private async generateNow(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
@@ -198,18 +185,26 @@ export class Generator {
     const t0 = performance.now();
     const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
     const seed = normalizeSeed(req.seed);
-    const tokens = this.tokenIds(m, req.prompt);
+    const tokens = promptTokens(m.tokenizer, req.prompt);
     const key = `${tokens.key}|${seed}|${count}`;
-    if (req.reuse !== false && this.lastImages?.key === key) {
-      const images = this.lastImages.images.map((i) => ({ ...i, pixels: i.pixels.slice(0) }));
-      return { prompt: req.prompt, images, backend: m.backend, switchNote: m.switchNote, ms: performance.now() - t0, stages: { encode: 0, denoise: 0, decode: 0 }, steps: 0 };
+    const reused = req.reuse !== false ? this.lastImages.get(key) : null;
+    if (reused) {
+      return {
+        prompt: req.prompt,
+        images: reused,
+        backend: m.backend,
+        switchNote: m.switchNote,
+        ms: performance.now() - t0,
+        stages: { encode: 0, denoise: 0, decode: 0 },
+        steps: 0,
+      };
     }
-    const { data: emb, ms: encodeMs } = await this.embed(m, tokens);
+    const { data: emb, ms: encodeMs } = await this.embeddings.get(m, tokens);
 
     onProgress?.({ phase: 'generate', step: 0, steps: 1 });
     const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count);
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
-    this.lastImages = { key, images: images.map((i) => ({ ...i, pixels: i.pixels.slice(0) })) };
+    this.lastImages.put(key, images);
     return {
       prompt: req.prompt,
       images,
@@ -222,41 +217,50 @@ export class Generator {
   }
 
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
-    return this.queue.run(() => this.withDeviceRecovery(async () => {
-      const m = this.requireModel();
-      // The request was queued for one model; a load queued before it may have replaced that model.
-      if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
-      if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
-      if (!m.teacher) {
-        const teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
-        try {
-          checkGraphContract(teacher, m.manifest.tensors.unet, 'unet_teacher'); // the student's signature
-        } catch (err) {
-          await teacher.release().catch(() => undefined);
-          throw err;
+    return this.queue.run(() =>
+      this.withDeviceRecovery(async () => {
+        const m = this.requireModel();
+        // The request was queued for one model; a load queued before it may have replaced that model.
+        if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
+        if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
+        if (!m.teacher) {
+          const teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
+          try {
+            checkGraphContract(teacher, m.manifest.tensors.unet, 'unet_teacher'); // the student's signature
+          } catch (err) {
+            await teacher.release().catch(() => undefined);
+            throw err;
+          }
+          m.teacher = teacher;
+          m.teacherFile.sessionMade();
         }
-        m.teacher = teacher;
-        m.teacherFile.sessionMade();
-      }
-      const t0 = performance.now();
-      const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
-      const seed = normalizeSeed(req.seed);
-      const { data: embedded, ms: encodeMs } = await this.embed(m, this.tokenIds(m, req.prompt));
-      const cond = embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
-      this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
-      const { images, denoiseMs, decodeMs } = await teacherImage({ ...m, teacher: m.teacher }, cond, this.uncond, seed, steps, req.guidance, (step, total) =>
-        onProgress?.({ phase: 'generate', step, steps: total }),
-      );
-      return {
-        prompt: req.prompt,
-        images,
-        backend: m.backend,
-        switchNote: m.switchNote,
-        ms: performance.now() - t0,
-        stages: { encode: encodeMs, denoise: denoiseMs, decode: decodeMs },
-        steps,
-      };
-    }));
+        const t0 = performance.now();
+        const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
+        const seed = normalizeSeed(req.seed);
+        const { data: embedded, ms: encodeMs } = await this.embeddings.get(m, promptTokens(m.tokenizer, req.prompt));
+        const cond =
+          embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
+        this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
+        const { images, denoiseMs, decodeMs } = await teacherImage(
+          { ...m, teacher: m.teacher },
+          cond,
+          this.uncond,
+          seed,
+          steps,
+          req.guidance,
+          (step, total) => onProgress?.({ phase: 'generate', step, steps: total }),
+        );
+        return {
+          prompt: req.prompt,
+          images,
+          backend: m.backend,
+          switchNote: m.switchNote,
+          ms: performance.now() - t0,
+          stages: { encode: encodeMs, denoise: denoiseMs, decode: decodeMs },
+          steps,
+        };
+      }),
+    );
   }
 
   /**
@@ -287,8 +291,8 @@ export class Generator {
   private async release(): Promise<void> {
     const m = this.model;
     this.model = null;
-    this.dropEmbedding();
-    this.lastImages = null;
+    this.embeddings.clear();
+    this.lastImages.clear();
     this.uncond = null;
     if (!m) return;
     m.teacherAbort.abort();

@@ -5,7 +5,16 @@
  */
 import * as Comlink from 'comlink';
 import type {
-  AddRequest, CacheInfo, GenerateRequest, GenerateResult, LoadResult, Progress, ProgressCallback, RemoteModelPlan, TeacherFileInfo, TeacherRequest,
+  AddRequest,
+  CacheInfo,
+  GenerateRequest,
+  GenerateResult,
+  LoadResult,
+  Progress,
+  ProgressCallback,
+  RemoteModelPlan,
+  TeacherFileInfo,
+  TeacherRequest,
 } from '../src/shared/types';
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
@@ -27,7 +36,10 @@ function safe(cb?: ProgressCallback): ProgressCallback {
 }
 
 function transferred(r: GenerateResult): GenerateResult {
-  return Comlink.transfer(r, r.images.map((i) => i.pixels));
+  return Comlink.transfer(
+    r,
+    r.images.map((i) => i.pixels),
+  );
 }
 
 const api = {

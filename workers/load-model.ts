@@ -96,7 +96,7 @@ function readTokenizer(manifest: Manifest, bytes: Uint8Array, merges: Uint8Array
 }
 
 export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; result: LoadResult }> {
-const { manifest, baseUrl, onProgress, options, signal, startedAt: started, replacing } = r;
+  const { manifest, baseUrl, onProgress, options, signal, startedAt: started, replacing } = r;
   const req = manifest.requirements ?? {};
   // Before release(): a refused model leaves the current one running.
   const choice = await chooseBackend(options.backend ?? 'auto', req.webgpu_features ?? [], options.threads, req.wasm !== false);
@@ -143,7 +143,8 @@ const { manifest, baseUrl, onProgress, options, signal, startedAt: started, repl
     return out;
   };
   const order = [
-    'tokenizer', ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : []),
+    'tokenizer',
+    ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : []),
     ...graphs.flatMap((g) => [g, ...(manifest.external_data?.[g] ?? [])]),
   ];
   // Switching models (one added by URL, or another shipped one): every file is fetched and
@@ -152,11 +153,18 @@ const { manifest, baseUrl, onProgress, options, signal, startedAt: started, repl
   // is nothing to keep, and each session is created as soon as its file is in.
   if (replacing) for (const key of order) await file(key);
   // So is the tokenizer read (cheap): an unreadable one never replaces a working model.
-  const readTok = async () => readTokenizer(manifest, await file('tokenizer'), manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null);
+  const readTok = async () =>
+    readTokenizer(
+      manifest,
+      await file('tokenizer'),
+      manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null,
+    );
   const earlyTokenizer = replacing ? await readTok() : null;
 
   // The first files are read while the runtime starts (one download at a time)...
-  file('tokenizer').then(() => file(graphs[0])).catch(() => undefined);
+  file('tokenizer')
+    .then(() => file(graphs[0]))
+    .catch(() => undefined);
   // ...and it starts before release(): a runtime that cannot load leaves the current model running.
   await runtimeStarted;
   // The last point where a stop keeps the current model: past release() there is none to keep
@@ -177,7 +185,10 @@ const { manifest, baseUrl, onProgress, options, signal, startedAt: started, repl
     if (next) file(next).catch(() => undefined);
     onProgress({ phase: 'session', file: g, backend: choice.backend });
     // The first session's time includes compiling and starting the runtime's WebAssembly.
-    const s = await phases.time(`session ${g}`, () => createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }))
+    const s = await phases
+      .time(`session ${g}`, () =>
+        createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }),
+      )
       .catch((err: unknown) => {
         throw new LayoutError(`${manifest.files[g].path} is not a model the runtime can read (${(err as Error).message ?? err})`);
       });
@@ -190,13 +201,28 @@ const { manifest, baseUrl, onProgress, options, signal, startedAt: started, repl
     const tokenizer = earlyTokenizer ?? (await readTok());
     // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
     const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
-    const textEncoder = await session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined);
+    const textEncoder = await session(
+      'text_encoder',
+      gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined,
+    );
     const unet = await session('unet');
     const decoder = await session('vae_decoder');
     const teacherAbort = new AbortController();
     const teacherKey = manifest.teacher?.file;
     const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
-    model = { manifest, backend: choice.backend, tokenizer, textEncoder, unet, decoder, teacherFile, teacherAbort, teacher: null, gpuEmbedding, switchNote: null };
+    model = {
+      manifest,
+      backend: choice.backend,
+      tokenizer,
+      textEncoder,
+      unet,
+      decoder,
+      teacherFile,
+      teacherAbort,
+      teacher: null,
+      gpuEmbedding,
+      switchNote: null,
+    };
   } catch (err) {
     // A file failed after some sessions were made: free them (GPU memory) before reporting it.
     await Promise.all(made.map((s) => s.release().catch(() => undefined)));
@@ -224,4 +250,3 @@ const { manifest, baseUrl, onProgress, options, signal, startedAt: started, repl
   };
   return { model, result };
 }
-

@@ -11,7 +11,10 @@ export function buildCommit(root, commit) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'onestep-base-'));
   execFileSync('sh', ['-c', `git -C "${root}" archive "${commit}" | tar -x -C "${dir}"`]);
   symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-  const r = spawnSync(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: dir, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+    cwd: dir,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error(`vite build of ${commit} failed`);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -29,7 +32,11 @@ const freePort = () =>
 /** `vite preview` of `dir`'s dist/ on a free port; { url, stop }. */
 export async function serveDir(dir) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(dir, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { cwd: dir, stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [path.join(dir, 'node_modules/vite/bin/vite.js'), 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
+    { cwd: dir, stdio: 'ignore' },
+  );
   const url = `http://127.0.0.1:${port}/`;
   for (let i = 0; i < 100; i++) {
     if (child.exitCode !== null) throw new Error(`vite preview in ${dir} exited`);

@@ -12,7 +12,14 @@ export const MODES = {
   wasm: { args: [], backend: 'wasm', label: 'WASM (CPU)' },
   swiftshader: { args: ['--enable-unsafe-webgpu'], backend: 'webgpu', label: 'WebGPU on SwiftShader (CPU emulation, not a GPU)' },
   gpu: {
-    args: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--use-vulkan=native', '--ignore-gpu-blocklist', '--disable-vulkan-surface'],
+    args: [
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--use-angle=vulkan',
+      '--use-vulkan=native',
+      '--ignore-gpu-blocklist',
+      '--disable-vulkan-surface',
+    ],
     backend: 'webgpu',
     label: 'WebGPU on the GPU (Vulkan)',
   },
@@ -37,7 +44,13 @@ export async function openApp(context, baseUrl, { backend, threads, seed = 12345
     () => {
       const s = document.getElementById('status');
       const c = document.getElementById('output');
-      return (s.dataset.loadMs !== undefined && Number(c.dataset.generation ?? 0) >= 1 && s.dataset.state === 'ready' && s.dataset.teacher !== 'loading') || s.dataset.state === 'error';
+      return (
+        (s.dataset.loadMs !== undefined &&
+          Number(c.dataset.generation ?? 0) >= 1 &&
+          s.dataset.state === 'ready' &&
+          s.dataset.teacher !== 'loading') ||
+        s.dataset.state === 'error'
+      );
     },
     null,
     { timeout, polling: 200 },
@@ -65,7 +78,12 @@ export function keystrokeToPixels(page, prompt) {
           obs.disconnect();
           const painted = performance.now() - t0;
           requestAnimationFrame(() =>
-            resolve({ ms: performance.now() - t0, painted, workerMs: Number(status.dataset.ms), stages: JSON.parse(status.dataset.stages ?? '{}') }),
+            resolve({
+              ms: performance.now() - t0,
+              painted,
+              workerMs: Number(status.dataset.ms),
+              stages: JSON.parse(status.dataset.stages ?? '{}'),
+            }),
           );
         });
         obs.observe(out, { attributes: true, attributeFilter: ['data-generation'] });
@@ -91,12 +109,15 @@ export function timedCall(page, kind, req, canvasId = 'output') {
   );
 }
 
-export const rawRuns = (page, prompt, seed) => page.evaluate(({ prompt, seed }) => window.__onestepBench.generator.benchRawRuns(prompt, seed), { prompt, seed });
+export const rawRuns = (page, prompt, seed) =>
+  page.evaluate(({ prompt, seed }) => window.__onestepBench.generator.benchRawRuns(prompt, seed), { prompt, seed });
 
 /** JS heap of the page's main thread plus, where the browser supports it, every worker and WASM memory. */
 export function pageMemory(page) {
   return page.evaluate(async () => {
-    const heap = performance.memory ? { usedMiB: performance.memory.usedJSHeapSize / 2 ** 20, totalMiB: performance.memory.totalJSHeapSize / 2 ** 20 } : null;
+    const heap = performance.memory
+      ? { usedMiB: performance.memory.usedJSHeapSize / 2 ** 20, totalMiB: performance.memory.totalJSHeapSize / 2 ** 20 }
+      : null;
     let uaMiB = null;
     let breakdown = null;
     if (crossOriginIsolated && performance.measureUserAgentSpecificMemory) {
@@ -110,13 +131,29 @@ export function pageMemory(page) {
       }
       breakdown = Object.fromEntries(Object.entries(by).map(([k, v]) => [k, Number(v.toFixed(1))]));
     }
-    return { mainHeap: heap && { usedMiB: Number(heap.usedMiB.toFixed(1)), totalMiB: Number(heap.totalMiB.toFixed(1)) }, userAgentMiB: uaMiB && Number(uaMiB.toFixed(1)), breakdown };
+    return {
+      mainHeap: heap && { usedMiB: Number(heap.usedMiB.toFixed(1)), totalMiB: Number(heap.totalMiB.toFixed(1)) },
+      userAgentMiB: uaMiB && Number(uaMiB.toFixed(1)),
+      breakdown,
+    };
   });
 }
 
 /** A prompt per repetition, so the text encoder runs each time (as it does on every keystroke). */
-const WORDS = ['red apple', 'rocket', 'smiling cat', 'blue heart', 'pizza slice', 'green tree', 'sun with face', 'yellow star', 'dog face', 'birthday cake'];
-export const promptFor = (i, salt = '') => `${WORDS[i % WORDS.length]}${salt}${i >= WORDS.length ? ` ${Math.floor(i / WORDS.length)}` : ''}`;
+const WORDS = [
+  'red apple',
+  'rocket',
+  'smiling cat',
+  'blue heart',
+  'pizza slice',
+  'green tree',
+  'sun with face',
+  'yellow star',
+  'dog face',
+  'birthday cake',
+];
+export const promptFor = (i, salt = '') =>
+  `${WORDS[i % WORDS.length]}${salt}${i >= WORDS.length ? ` ${Math.floor(i / WORDS.length)}` : ''}`;
 
 // Runs before any page script: notes the time (ms since navigation start) of the first image.
 export const FIRST_IMAGE_INIT = () => {

@@ -19,7 +19,11 @@ export function loadFlops(root, manifestPath, log) {
   const python = findPython();
   if (python) {
     try {
-      const out = execFileSync(python, [path.join(root, 'bench/flops.py'), manifestPath], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = execFileSync(python, [path.join(root, 'bench/flops.py'), manifestPath], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       writeFileSync(saved, out);
       return { ...JSON.parse(out), source: 'counted now (bench/flops.py)' };
     } catch (err) {

@@ -25,7 +25,13 @@ function valueInfo(name, dims) {
 
 export function matmulModel(n) {
   const node = [...str(1, 'A'), ...str(1, 'B'), ...str(2, 'Y'), ...str(3, 'matmul'), ...str(4, 'MatMul')];
-  const graph = [...bytes(1, node), ...str(2, 'peak'), ...bytes(11, valueInfo('A', [n, n])), ...bytes(11, valueInfo('B', [n, n])), ...bytes(12, valueInfo('Y', [n, n]))];
+  const graph = [
+    ...bytes(1, node),
+    ...str(2, 'peak'),
+    ...bytes(11, valueInfo('A', [n, n])),
+    ...bytes(11, valueInfo('B', [n, n])),
+    ...bytes(12, valueInfo('Y', [n, n])),
+  ];
   const opset = [...str(1, ''), ...int(2, 17)];
   return new Uint8Array([...int(1, 8), ...str(2, 'onestep-bench'), ...bytes(7, graph), ...bytes(8, opset)]);
 }

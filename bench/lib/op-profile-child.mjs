@@ -7,10 +7,16 @@ import * as ort from 'onnxruntime-web';
 
 const [file, network, threads, runs] = process.argv.slice(2);
 ort.env.wasm.numThreads = Number(threads);
-const session = await ort.InferenceSession.create(readFileSync(file), { executionProviders: ['wasm'], graphOptimizationLevel: 'all', enableProfiling: true });
+const session = await ort.InferenceSession.create(readFileSync(file), {
+  executionProviders: ['wasm'],
+  graphOptimizationLevel: 'all',
+  enableProfiling: true,
+});
 const f32 = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i));
 const feeds = {
-  text_encoder: () => ({ input_ids: new ort.Tensor('int64', BigInt64Array.from([101n, 2417n, 6207n, 102n, ...Array(16).fill(0n)]), [1, 20]) }),
+  text_encoder: () => ({
+    input_ids: new ort.Tensor('int64', BigInt64Array.from([101n, 2417n, 6207n, 102n, ...Array(16).fill(0n)]), [1, 20]),
+  }),
   unet: () => ({
     sample: new ort.Tensor('float32', f32(1024), [1, 4, 16, 16]),
     timestep: new ort.Tensor('int64', BigInt64Array.from([999n]), [1]),

@@ -2,7 +2,21 @@
 export const SECTIONS = ['latency', 'overhead', 'limit', 'teacher', 'threads', 'cold', 'memory', 'size', 'profile', 'webgpu'];
 
 export function parseOptions(argv) {
-  const o = { reps: 15, teacherReps: 5, coldReps: 3, webgpuReps: 2, gens: 1000, backends: ['wasm', 'webgpu'], only: new Set(SECTIONS), gpu: false, build: true, readme: true, name: null, tuning: null, change: null };
+  const o = {
+    reps: 15,
+    teacherReps: 5,
+    coldReps: 3,
+    webgpuReps: 2,
+    gens: 1000,
+    backends: ['wasm', 'webgpu'],
+    only: new Set(SECTIONS),
+    gpu: false,
+    build: true,
+    readme: true,
+    name: null,
+    tuning: null,
+    change: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -23,7 +37,10 @@ export function parseOptions(argv) {
     else throw new Error(`unknown option ${a} (see bench/run.mjs)`);
   }
   // The WebGPU side is SwiftShader on a machine without a GPU, the hardware adapter with --gpu.
-  o.sides = [...(o.backends.includes('wasm') ? ['wasm'] : []), ...(o.backends.includes('webgpu') && (o.only.has('webgpu') || o.gpu) ? [o.gpu ? 'gpu' : 'swiftshader'] : [])];
+  o.sides = [
+    ...(o.backends.includes('wasm') ? ['wasm'] : []),
+    ...(o.backends.includes('webgpu') && (o.only.has('webgpu') || o.gpu) ? [o.gpu ? 'gpu' : 'swiftshader'] : []),
+  ];
   o.name ??= o.gpu ? 'gpu' : 'cpu';
   return o;
 }

@@ -10,15 +10,20 @@ const read = (root, name) => {
   const f = path.join(root, 'bench/results', `${name}.json`);
   return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null;
 };
-const ms = (s) => (s && s.median != null ? `${Math.round(s.median)} ms (p95 ${Math.round(s.p95)}, ${Math.round(s.min)}–${Math.round(s.max)}, n=${s.n})` : '—');
-const ratio = (s, unit = '×') => (s && s.median != null ? `**${s.median}${unit}** (IQR ${s.iqr[0]}–${s.iqr[1]}, ${s.min}–${s.max}, n=${s.n})` : '—');
+const ms = (s) =>
+  s && s.median != null
+    ? `${Math.round(s.median)} ms (p95 ${Math.round(s.p95)}, ${Math.round(s.min)}–${Math.round(s.max)}, n=${s.n})`
+    : '—';
+const ratio = (s, unit = '×') =>
+  s && s.median != null ? `**${s.median}${unit}** (IQR ${s.iqr[0]}–${s.iqr[1]}, ${s.min}–${s.max}, n=${s.n})` : '—';
 const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
 function headline(sides) {
   const cols = sides.map(([, r]) => r);
-  const row = (label, f) => `| ${label} | ${cols.map((r) => (r && !r.error ? f(r) ?? '—' : '—')).join(' | ')} |`;
-  const stages = (r) => (r.latency?.stagesMs ? `${['encode', 'denoise', 'decode'].map((k) => Math.round(r.latency.stagesMs[k].median)).join(' / ')} ms` : null);
+  const row = (label, f) => `| ${label} | ${cols.map((r) => (r && !r.error ? (f(r) ?? '—') : '—')).join(' | ')} |`;
+  const stages = (r) =>
+    r.latency?.stagesMs ? `${['encode', 'denoise', 'decode'].map((k) => Math.round(r.latency.stagesMs[k].median)).join(' / ')} ms` : null;
   return [
     `| measure | ${sides.map(([name, r]) => (r?.label ? `${r.label}${r.backend ? ` — app backend: ${r.backend}` : ''}` : name)).join(' | ')} |`,
     `|---|${sides.map(() => '---').join('|')}|`,
@@ -30,14 +35,32 @@ function headline(sides) {
       if (!a) return null;
       return `${a.imagesPerSecond} images/s${a.computedPerSecond !== undefined ? ` (${a.computedPerSecond} computed/s, ${a.reused} of ${a.images} reused)` : ''}, ${a.lastKeyToPixelsMs} ms`;
     }),
-    row('student vs teacher (25 steps, guidance 5), end to end', (r) => (r.teacher?.ratio ? `${ratio(r.teacher.ratio)}: ${Math.round(r.teacher.studentMs.median)} ms vs ${Math.round(r.teacher.teacherMs.median)} ms` : null)),
-    row('overhead: app time / raw session.run sum', (r) => (r.overhead?.ratio ? `${ratio(r.overhead.ratio)} (${Math.round(r.overhead.appMs.median)} vs ${Math.round(r.overhead.rawRunsMs.median)} ms)` : null)),
+    row('student vs teacher (25 steps, guidance 5), end to end', (r) =>
+      r.teacher?.ratio
+        ? `${ratio(r.teacher.ratio)}: ${Math.round(r.teacher.studentMs.median)} ms vs ${Math.round(r.teacher.teacherMs.median)} ms`
+        : null,
+    ),
+    row('overhead: app time / raw session.run sum', (r) =>
+      r.overhead?.ratio
+        ? `${ratio(r.overhead.ratio)} (${Math.round(r.overhead.appMs.median)} vs ${Math.round(r.overhead.rawRunsMs.median)} ms)`
+        : null,
+    ),
     row('cold start, first visit (model from the local server)', (r) => ms(r.coldStart?.firstVisitMs)),
     row('cold start, model in IndexedDB', (r) => ms(r.coldStart?.cachedMs)),
-    row('first-visit transfer (measured)', (r) => (r.coldStart?.firstVisitTransfer ? `${mib(r.coldStart.firstVisitTransfer.total)} in ${r.coldStart.firstVisitTransfer.requests} requests` : null)),
-    row('memory after load: page+workers (JS+WASM) / all Chromium PSS', (r) => (r.memory?.afterLoad ? `${r.memory.afterLoad.page.userAgentMiB} MiB / ${r.memory.afterLoad.processes.pssMiB} MiB` : null)),
-    row(`memory after ${cols.find((r) => r?.memory)?.memory?.generations ?? 'N'} generations`, (r) => (r.memory?.afterGens ? `${r.memory.afterGens.page.userAgentMiB} MiB / ${r.memory.afterGens.processes.pssMiB} MiB` : null)),
-    row('model load on the benchmark page (fresh context: download, hash, cache, sessions)', (r) => (r.latency?.loadMs ? `${r.latency.loadMs} ms` : null)),
+    row('first-visit transfer (measured)', (r) =>
+      r.coldStart?.firstVisitTransfer
+        ? `${mib(r.coldStart.firstVisitTransfer.total)} in ${r.coldStart.firstVisitTransfer.requests} requests`
+        : null,
+    ),
+    row('memory after load: page+workers (JS+WASM) / all Chromium PSS', (r) =>
+      r.memory?.afterLoad ? `${r.memory.afterLoad.page.userAgentMiB} MiB / ${r.memory.afterLoad.processes.pssMiB} MiB` : null,
+    ),
+    row(`memory after ${cols.find((r) => r?.memory)?.memory?.generations ?? 'N'} generations`, (r) =>
+      r.memory?.afterGens ? `${r.memory.afterGens.page.userAgentMiB} MiB / ${r.memory.afterGens.processes.pssMiB} MiB` : null,
+    ),
+    row('model load on the benchmark page (fresh context: download, hash, cache, sessions)', (r) =>
+      r.latency?.loadMs ? `${r.latency.loadMs} ms` : null,
+    ),
   ].join('\n');
 }
 
@@ -47,10 +70,17 @@ function limitTable(r, flops) {
   const lines = [
     `| network | GFLOP per image | raw run (median) | achieved | of the ${r.matmulPeak?.n ?? 1024}³ MatMul peak (${peak?.median ?? '—'} GFLOP/s) |`,
     '|---|---|---|---|---|',
-    ...Object.entries(r.limit).map(([net, v]) => `| ${net} | ${v.gflop} | ${Math.round(v.ms)} ms | ${v.gflops} GFLOP/s | ${v.ofPeak != null ? `${Math.round(v.ofPeak * 100)} %` : '—'} |`),
+    ...Object.entries(r.limit).map(
+      ([net, v]) =>
+        `| ${net} | ${v.gflop} | ${Math.round(v.ms)} ms | ${v.gflops} GFLOP/s | ${v.ofPeak != null ? `${Math.round(v.ofPeak * 100)} %` : '—'} |`,
+    ),
   ];
   const teacher = flops?.per_image_gflop?.teacher_25_steps;
-  if (teacher) lines.push('', `Per image: student ${flops.per_image_gflop.student.toFixed(2)} GFLOP, teacher (25 steps × batch 2) ${teacher.toFixed(1)} GFLOP (${(teacher / flops.per_image_gflop.student).toFixed(1)}× the student's work).`);
+  if (teacher)
+    lines.push(
+      '',
+      `Per image: student ${flops.per_image_gflop.student.toFixed(2)} GFLOP, teacher (25 steps × batch 2) ${teacher.toFixed(1)} GFLOP (${(teacher / flops.per_image_gflop.student).toFixed(1)}× the student's work).`,
+    );
   return lines.join('\n');
 }
 
@@ -61,7 +91,12 @@ function profileTable(p) {
     '',
     '| network | ms per run | nodes | share by operator |',
     '|---|---|---|---|',
-    ...Object.entries(p.networks).map(([k, v]) => `| ${k} | ${Math.round(v.msPerRun)} | ${v.nodes} | ${Object.entries(v.shareByOp).map(([op, f]) => `${op} ${Math.round(f * 100)} %`).join(', ')} |`),
+    ...Object.entries(p.networks).map(
+      ([k, v]) =>
+        `| ${k} | ${Math.round(v.msPerRun)} | ${v.nodes} | ${Object.entries(v.shareByOp)
+          .map(([op, f]) => `${op} ${Math.round(f * 100)} %`)
+          .join(', ')} |`,
+    ),
   ].join('\n');
 }
 
@@ -84,7 +119,11 @@ function tuningTable(t) {
     '',
     '| measure | before | after | after/before (per pair) |',
     '|---|---|---|---|',
-    ...t.rows.map((x) => (x.error ? `| ${x.change} | failed: ${x.error.slice(0, 80)} | | |` : `| ${x.change} | ${ms(x.before)} | ${ms(x.after)} | ${ratio(x.ratio)} |`)),
+    ...t.rows.map((x) =>
+      x.error
+        ? `| ${x.change} | failed: ${x.error.slice(0, 80)} | | |`
+        : `| ${x.change} | ${ms(x.before)} | ${ms(x.after)} | ${ratio(x.ratio)} |`,
+    ),
   ].join('\n');
 }
 
@@ -104,14 +143,16 @@ export function renderMarkdown(root) {
   const load = cpu.loadDuringRun;
   return [
     BEGIN,
-    `Measured ${cpu.when.slice(0, 10)} at commit ${m.commit}${m.dirty ? ' (with local changes)' : ''} on ${m.cores} CPU cores (${m.cpu}), ${m.memGiB} GiB, no GPU; `
-      + `Chromium ${cpu.wasm?.browser ?? '?'} headless; WASM with ${cpu.wasm?.status?.match(/\d+ threads?/)?.[0] ?? '?'}, COOP/COEP on. `
-      + `The machine was shared: 1-minute load average ${load.min}–${load.max} (median ${load.median}) during the run, so absolute times are noisy; ratios are measured alternating the two sides within the run. `
-      + `Median (p95, min–max, n). Raw JSON: \`bench/results/cpu.json\`${gpuRan ? ', `bench/results/gpu.json`' : ''}.`,
+    `Measured ${cpu.when.slice(0, 10)} at commit ${m.commit}${m.dirty ? ' (with local changes)' : ''} on ${m.cores} CPU cores (${m.cpu}), ${m.memGiB} GiB, no GPU; ` +
+      `Chromium ${cpu.wasm?.browser ?? '?'} headless; WASM with ${cpu.wasm?.status?.match(/\d+ threads?/)?.[0] ?? '?'}, COOP/COEP on. ` +
+      `The machine was shared: 1-minute load average ${load.min}–${load.max} (median ${load.median}) during the run, so absolute times are noisy; ratios are measured alternating the two sides within the run. ` +
+      `Median (p95, min–max, n). Raw JSON: \`bench/results/cpu.json\`${gpuRan ? ', `bench/results/gpu.json`' : ''}.`,
     '',
     headline(sides),
     '',
-    cpu.swiftshader ? '_The WebGPU column is Chromium\'s SwiftShader: the GPU emulated on the CPU. It shows the WebGPU path works, not how fast a GPU is._' : '',
+    cpu.swiftshader
+      ? "_The WebGPU column is Chromium's SwiftShader: the GPU emulated on the CPU. It shows the WebGPU path works, not how fast a GPU is._"
+      : '',
     gpuRan ? '' : '_No GPU machine has run `bench/gpu.sh` yet, so there is no hardware-WebGPU column._',
     '',
     '**Against the limit** (WASM; GFLOP from the ONNX graphs by `bench/flops.py`, time = raw `session.run`):',

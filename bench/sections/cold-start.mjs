@@ -6,11 +6,13 @@
 import { FIRST_IMAGE_INIT } from '../lib/browser.mjs';
 import { summarize } from '../lib/stats.mjs';
 
-
 async function visit(context, url) {
   const page = await context.newPage();
   await page.goto(url);
-  await page.waitForFunction(() => window.__firstImageAt !== null || document.getElementById('status')?.dataset.state === 'error', null, { timeout: 600_000, polling: 100 });
+  await page.waitForFunction(() => window.__firstImageAt !== null || document.getElementById('status')?.dataset.state === 'error', null, {
+    timeout: 600_000,
+    polling: 100,
+  });
   const r = await page.evaluate(() => ({
     firstImageMs: window.__firstImageAt,
     loadMs: Number(document.getElementById('status').dataset.loadMs),
@@ -29,9 +31,23 @@ async function visit(context, url) {
  */
 function phaseMedians(visits) {
   const names = [...new Set(visits.flatMap((v) => v.phases.map((p) => p.name)))];
-  const out = Object.fromEntries(names.map((n) => [n, summarize(visits.map((v) => v.phases.filter((p) => p.name === n).reduce((a, p) => a + p.ms, 0)), 0).median]));
-  out['first image (worker)'] = summarize(visits.map((v) => v.firstImageWorkerMs), 0).median;
-  out['page, worker start and paint'] = summarize(visits.map((v) => v.firstImageMs - v.loadMs - v.firstImageWorkerMs), 0).median;
+  const out = Object.fromEntries(
+    names.map((n) => [
+      n,
+      summarize(
+        visits.map((v) => v.phases.filter((p) => p.name === n).reduce((a, p) => a + p.ms, 0)),
+        0,
+      ).median,
+    ]),
+  );
+  out['first image (worker)'] = summarize(
+    visits.map((v) => v.firstImageWorkerMs),
+    0,
+  ).median;
+  out['page, worker start and paint'] = summarize(
+    visits.map((v) => v.firstImageMs - v.loadMs - v.firstImageWorkerMs),
+    0,
+  ).median;
   return out;
 }
 
@@ -67,10 +83,22 @@ export async function run({ browser, baseUrl, backend, reps, log }) {
   const cachedPhases = phaseMedians(again);
   log(`  where a return visit's time goes (medians, ms): ${JSON.stringify(cachedPhases)}`);
   return {
-    firstVisitMs: summarize(first.map((r) => r.firstImageMs), 0),
-    firstVisitLoadMs: summarize(first.map((r) => r.loadMs), 0),
-    cachedMs: summarize(again.map((r) => r.firstImageMs), 0),
-    cachedLoadMs: summarize(again.map((r) => r.loadMs), 0),
+    firstVisitMs: summarize(
+      first.map((r) => r.firstImageMs),
+      0,
+    ),
+    firstVisitLoadMs: summarize(
+      first.map((r) => r.loadMs),
+      0,
+    ),
+    cachedMs: summarize(
+      again.map((r) => r.firstImageMs),
+      0,
+    ),
+    cachedLoadMs: summarize(
+      again.map((r) => r.loadMs),
+      0,
+    ),
     firstVisitTransfer: transfer,
     // Where the time goes (medians, ms): the profile that says what to cut first.
     firstVisitPhases: phaseMedians(first),

@@ -1,6 +1,6 @@
 // 1. Keystroke to pixels: a prompt change → the canvas painted with that prompt's image (debounce,
 //    worker, transfer, paint, next frame), median and p95; and images/s while someone types.
-import { keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
+import { keystrokeToPixels, promptFor } from '../lib/browser.mjs';
 import { summarize } from '../lib/stats.mjs';
 
 // A person typing ~8 characters a second (fast, but common); the app shows what it can.
@@ -22,7 +22,13 @@ function typeSentence(page) {
           if (out.dataset.prompt === text) {
             obs.disconnect();
             const t1 = performance.now();
-            resolve({ images: paints.length, reused: paints.filter((p) => p.reused).length, seconds: (t1 - t0) / 1000, lastKeyToPixelsMs: t1 - lastKey, keys: text.length });
+            resolve({
+              images: paints.length,
+              reused: paints.filter((p) => p.reused).length,
+              seconds: (t1 - t0) / 1000,
+              lastKeyToPixelsMs: t1 - lastKey,
+              keys: text.length,
+            });
           }
         });
         obs.observe(out, { attributes: true, attributeFilter: ['data-generation'] });

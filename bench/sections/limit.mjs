@@ -6,7 +6,11 @@ import { summarize } from '../lib/stats.mjs';
 
 export async function run({ page, reps, log, n = 1024 }) {
   const bytes = Array.from(matmulModel(n));
-  const ms = await page.evaluate(({ bytes, n, reps }) => window.__onestepBench.generator.benchMatmul(new Uint8Array(bytes), n, reps), { bytes, n, reps });
+  const ms = await page.evaluate(({ bytes, n, reps }) => window.__onestepBench.generator.benchMatmul(new Uint8Array(bytes), n, reps), {
+    bytes,
+    n,
+    reps,
+  });
   const gflops = ms.map((t) => (2 * n ** 3) / (t * 1e6));
   log(`  MatMul ${n}³: ${summarize(ms).median} ms → ${summarize(gflops).median} GFLOP/s`);
   return { n, ms: summarize(ms), gflops: summarize(gflops, 1) };
@@ -20,7 +24,10 @@ export function achieved(flops, rawStagesMs, peak) {
       const g = flops.networks[net].gflop;
       const ms = rawStagesMs[stage].median;
       const gflops = g / (ms / 1000);
-      return [net, { gflop: Number(g.toFixed(3)), ms, gflops: Number(gflops.toFixed(1)), ofPeak: peak ? Number((gflops / peak).toFixed(2)) : null }];
+      return [
+        net,
+        { gflop: Number(g.toFixed(3)), ms, gflops: Number(gflops.toFixed(1)), ofPeak: peak ? Number((gflops / peak).toFixed(2)) : null },
+      ];
     }),
   );
 }

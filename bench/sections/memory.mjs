@@ -21,7 +21,9 @@ export async function run({ browser, baseUrl, backend, gens, log }) {
       return gens;
     }, gens);
     const afterGens = { page: await pageMemory(page), processes: browserMemory() };
-    log(`  after ${done} generations (${((Date.now() - started) / 1000).toFixed(0)} s): ${afterGens.page.userAgentMiB} MiB, PSS ${afterGens.processes.pssMiB} MiB`);
+    log(
+      `  after ${done} generations (${((Date.now() - started) / 1000).toFixed(0)} s): ${afterGens.page.userAgentMiB} MiB, PSS ${afterGens.processes.pssMiB} MiB`,
+    );
     return { generations: done, seconds: Math.round((Date.now() - started) / 1000), afterLoad, afterGens };
   } finally {
     await context.close();

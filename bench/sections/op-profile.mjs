@@ -25,7 +25,11 @@ export function run({ root, manifest, modelDir, threads = 1, runs = 5, log }) {
   const out = {};
   for (const network of ['text_encoder', 'unet', 'vae_decoder']) {
     const file = path.join(modelDir, manifest.files[network].path);
-    const r = spawnSync(process.execPath, [path.join(root, 'bench/lib/op-profile-child.mjs'), file, network, String(threads), String(runs)], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(root, 'bench/lib/op-profile-child.mjs'), file, network, String(threads), String(runs)],
+      { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 },
+    );
     if (r.status !== 0) throw new Error(`profiling ${network} failed: ${r.stderr}`);
     const events = parse(r.stdout, true);
     const byOp = {};
@@ -37,7 +41,12 @@ export function run({ root, manifest, modelDir, threads = 1, runs = 5, log }) {
       nodes: new Set(events.map((e) => e.name)).size,
       shareByOp: Object.fromEntries(top.slice(0, 6).map(([k, v]) => [k, Number((v / total).toFixed(3))])),
     };
-    log(`  ${network}: ${total.toFixed(0)} ms/run over ${out[network].nodes} nodes; ${top.slice(0, 4).map(([k, v]) => `${k} ${Math.round((100 * v) / total)} %`).join(', ')}`);
+    log(
+      `  ${network}: ${total.toFixed(0)} ms/run over ${out[network].nodes} nodes; ${top
+        .slice(0, 4)
+        .map(([k, v]) => `${k} ${Math.round((100 * v) / total)} %`)
+        .join(', ')}`,
+    );
   }
   return { runtime: 'onnxruntime-web WASM under Node', threads, runs, networks: out };
 }

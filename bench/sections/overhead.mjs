@@ -21,6 +21,12 @@ export async function run({ page, reps, log }) {
     rawRunsMs: summarize(raw),
     rawStagesMs: Object.fromEntries(['encode', 'denoise', 'decode'].map((k) => [k, summarize(r.raw.map((x) => x[k]))])),
     ratio: summarize(pairRatios(app, raw), 3),
-    workerRatio: summarize(pairRatios(r.app.map((x) => x.workerMs), raw), 3),
+    workerRatio: summarize(
+      pairRatios(
+        r.app.map((x) => x.workerMs),
+        raw,
+      ),
+      3,
+    ),
   };
 }

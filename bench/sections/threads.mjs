@@ -11,13 +11,30 @@ export async function run({ browser, baseUrl, reps, log, counts = [1, 2] }) {
     const r = await alternate(
       Object.fromEntries(Object.entries(pages).map(([k, page]) => [k, (i) => keystrokeToPixels(page, promptFor(i, ` ${k}`))])),
       reps,
-      (i, out) => log(`  rep ${i + 1}/${reps}: ${Object.entries(out).map(([k, v]) => `${k} ${v[i].workerMs} ms`).join(', ')}`),
+      (i, out) =>
+        log(
+          `  rep ${i + 1}/${reps}: ${Object.entries(out)
+            .map(([k, v]) => `${k} ${v[i].workerMs} ms`)
+            .join(', ')}`,
+        ),
     );
     const keys = Object.keys(r);
     return {
       workerMs: Object.fromEntries(keys.map((k) => [k, summarize(r[k].map((s) => s.workerMs))])),
       keystrokeToPixelsMs: Object.fromEntries(keys.map((k) => [k, summarize(r[k].map((s) => s.ms))])),
-      ratio: keys.length === 2 ? { of: `${keys[0]}/${keys[1]}`, ...summarize(pairRatios(r[keys[0]].map((s) => s.workerMs), r[keys[1]].map((s) => s.workerMs)), 3) } : null,
+      ratio:
+        keys.length === 2
+          ? {
+              of: `${keys[0]}/${keys[1]}`,
+              ...summarize(
+                pairRatios(
+                  r[keys[0]].map((s) => s.workerMs),
+                  r[keys[1]].map((s) => s.workerMs),
+                ),
+                3,
+              ),
+            }
+          : null,
     };
   } finally {
     await context.close();

@@ -5,7 +5,6 @@
 import { FIRST_IMAGE_INIT, keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
 import { alternate, pairRatios, summarize } from '../lib/stats.mjs';
 
-
 async function firstImage(context, url) {
   const page = await context.newPage();
   await page.goto(url);
@@ -31,7 +30,10 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
   const rows = [];
   const context = await browser.newContext();
   try {
-    const pages = { before: await openApp(context, before.url, { backend: 'wasm' }), after: await openApp(context, after.url, { backend: 'wasm' }) };
+    const pages = {
+      before: await openApp(context, before.url, { backend: 'wasm' }),
+      after: await openApp(context, after.url, { backend: 'wasm' }),
+    };
     // Each rep: a new prompt (the text encoder and everything after it run), then the same prompt
     // with a space typed after it (the tokens do not change).
     const typeBoth = async (page, i) => {
@@ -43,10 +45,10 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
       const space = await keystrokeToPixels(page, `${prompt} `);
       return { fresh, space };
     };
-    const r = await alternate(
-      { before: (i) => typeBoth(pages.before, i), after: (i) => typeBoth(pages.after, i) },
-      reps,
-      (i, out) => log(`  keystroke rep ${i + 1}/${reps}: before ${out.before[i].fresh.ms.toFixed(0)} / ${out.before[i].space.ms.toFixed(0)} ms, after ${out.after[i].fresh.ms.toFixed(0)} / ${out.after[i].space.ms.toFixed(0)} ms (new prompt / space)`),
+    const r = await alternate({ before: (i) => typeBoth(pages.before, i), after: (i) => typeBoth(pages.after, i) }, reps, (i, out) =>
+      log(
+        `  keystroke rep ${i + 1}/${reps}: before ${out.before[i].fresh.ms.toFixed(0)} / ${out.before[i].space.ms.toFixed(0)} ms, after ${out.after[i].fresh.ms.toFixed(0)} / ${out.after[i].space.ms.toFixed(0)} ms (new prompt / space)`,
+      ),
     );
     const measures = [
       ['keystroke → pixels, new prompt', (s) => s.fresh.ms],
@@ -63,9 +65,15 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
   }
   // Cold starts take minutes on a busy machine; keep the keystroke rows if one fails.
   const c = await alternate(
-    { before: () => coldPair(browser, `${before.url}?backend=wasm#seed=3`), after: () => coldPair(browser, `${after.url}?backend=wasm#seed=3`) },
+    {
+      before: () => coldPair(browser, `${before.url}?backend=wasm#seed=3`),
+      after: () => coldPair(browser, `${after.url}?backend=wasm#seed=3`),
+    },
     coldReps,
-    (i, out) => log(`  cold rep ${i + 1}/${coldReps}: before ${out.before[i].first.toFixed(0)}/${out.before[i].cached.toFixed(0)} ms, after ${out.after[i].first.toFixed(0)}/${out.after[i].cached.toFixed(0)} ms`),
+    (i, out) =>
+      log(
+        `  cold rep ${i + 1}/${coldReps}: before ${out.before[i].first.toFixed(0)}/${out.before[i].cached.toFixed(0)} ms, after ${out.after[i].first.toFixed(0)}/${out.after[i].cached.toFixed(0)} ms`,
+      ),
   ).catch((err) => {
     rows.push({ change: 'cold start', error: String(err.message ?? err) });
     return null;
@@ -73,7 +81,12 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
   for (const k of c ? ['first', 'cached'] : []) {
     const b = c.before.map((x) => x[k]);
     const a = c.after.map((x) => x[k]);
-    rows.push({ change: `cold start to the first image, ${k === 'first' ? 'first visit' : 'model in IndexedDB'}`, before: summarize(b, 0), after: summarize(a, 0), ratio: summarize(pairRatios(a, b), 3) });
+    rows.push({
+      change: `cold start to the first image, ${k === 'first' ? 'first visit' : 'model in IndexedDB'}`,
+      before: summarize(b, 0),
+      after: summarize(a, 0),
+      ratio: summarize(pairRatios(a, b), 3),
+    });
   }
   return rows;
 }

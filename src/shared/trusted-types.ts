@@ -26,7 +26,9 @@ export function ownScriptUrl(url: string, base: string): string {
 }
 
 /** Creates the `default` policy where the browser supports Trusted Types; a no-op elsewhere. */
-export function installTrustedTypesPolicy(scope: { trustedTypes?: TrustedTypePolicyFactoryLike; location: { href: string } } = globalThis as never): void {
+export function installTrustedTypesPolicy(
+  scope: { trustedTypes?: TrustedTypePolicyFactoryLike; location: { href: string } } = globalThis as never,
+): void {
   const factory = scope.trustedTypes;
   if (!factory || factory.defaultPolicy) return;
   factory.createPolicy('default', { createScriptURL: (url) => ownScriptUrl(url, scope.location.href) });

@@ -7,6 +7,7 @@
 import type { LoadResult, ModelIndexEntry, Progress, RemoteModelPlan } from '../shared/types';
 import { errorMessage } from './error-message';
 import { formatBytes } from './format';
+import { markError, markPlan, markStatus } from './page-state';
 import type { SupervisedGenerator } from './supervisor';
 
 export interface AddModelDeps {
@@ -24,7 +25,9 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 const RULES = { euler: 'SD-Turbo one-step rule (Euler, σ·noise at t = 999)', ddpm: 'DMD2 one-step rule (DDPM form)' } as const;
 
-export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: AddModelDeps): { showKnown(entries: ModelIndexEntry[]): void } {
+export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: AddModelDeps): {
+  showKnown(entries: ModelIndexEntry[]): void;
+} {
   const form = $<HTMLFormElement>('add-model-form');
   const input = $<HTMLInputElement>('model-url');
   const checkButton = $<HTMLButtonElement>('check-model');
@@ -40,9 +43,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
 
   const say = (text: string, state: 'checking' | 'ready' | 'loading' | 'added' | 'stopped' | 'error', errorName?: string) => {
     status.textContent = text;
-    status.dataset.state = state;
-    if (errorName) status.dataset.error = errorName;
-    else delete status.dataset.error;
+    markStatus(status, state);
+    markError(status, errorName ?? null);
   };
 
   function render(p: RemoteModelPlan): void {
@@ -50,10 +52,9 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
     $('plan-name').textContent = `${p.name} — ${p.source}`;
     const license = $('plan-license');
     license.textContent = `Licence: ${p.license}${p.licenseUrl ? ` (${p.licenseUrl})` : ''}. Read it before using the images.`;
-    license.dataset.license = p.license;
     const size = $('plan-size');
     size.textContent = `Download: ${formatBytes(p.totalBytes)} in ${p.files.length} files · ${RULES[p.rule]}${p.webgpuFeatures.length ? ` · needs WebGPU ${p.webgpuFeatures.join(', ')}` : ''}`;
-    size.dataset.bytes = String(p.totalBytes);
+    markPlan(license, size, p);
     $('plan-files').replaceChildren(
       ...p.files.map((f) => {
         const li = document.createElement('li');
@@ -119,7 +120,8 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
       progressOf.end();
       const name = (err as { name?: string }).name ?? 'Error';
       // Stopping is the person's choice, not a failure: say what was kept and how to go on.
-      if (name === 'LoadCancelledError') say('Download stopped. The parts already saved stay on this device: "Download and use" continues from there.', 'stopped', name);
+      if (name === 'LoadCancelledError')
+        say('Download stopped. The parts already saved stay on this device: "Download and use" continues from there.', 'stopped', name);
       else say(errorMessage(err), 'error', name);
       // A plan the repository no longer matches (LayoutError) would be refused again: it goes.
       if (name === 'LayoutError') {
@@ -144,20 +146,22 @@ export function initAddModel({ generator, loadProgress, onLoaded, onFailed }: Ad
   return {
     showKnown(entries: ModelIndexEntry[]): void {
       $('known-models').replaceChildren(
-        ...entries.filter((m) => m.url).map((m) => {
-          const li = document.createElement('li');
-          const b = document.createElement('button');
-          b.type = 'button';
-          b.textContent = 'Check';
-          b.addEventListener('click', () => {
-            input.value = m.url!;
-            form.requestSubmit();
-          });
-          const text = document.createElement('span');
-          text.textContent = ` ${m.name} — ${formatBytes(m.bytes)}, licence ${m.license ?? 'unknown'}`;
-          li.append(b, text);
-          return li;
-        }),
+        ...entries
+          .filter((m) => m.url)
+          .map((m) => {
+            const li = document.createElement('li');
+            const b = document.createElement('button');
+            b.type = 'button';
+            b.textContent = 'Check';
+            b.addEventListener('click', () => {
+              input.value = m.url!;
+              form.requestSubmit();
+            });
+            const text = document.createElement('span');
+            text.textContent = ` ${m.name} — ${formatBytes(m.bytes)}, licence ${m.license ?? 'unknown'}`;
+            li.append(b, text);
+            return li;
+          }),
       );
     },
   };

@@ -11,6 +11,7 @@ import * as Comlink from 'comlink';
 import type { GenerateResult, LoadResult, Progress, TeacherFileInfo } from '../shared/types';
 import { paint } from './canvas';
 import { errorMessage } from './error-message';
+import { markTeacher } from './page-state';
 import type { SupervisedGenerator } from './supervisor';
 
 export interface CompareDeps {
@@ -40,7 +41,7 @@ export function initCompare(d: CompareDeps): { modelLoaded(r: LoadResult): void;
 
   const update = () => {
     d.button.disabled = running || !(d.hasImage() && (teacher === 'ready' || teacher === 'failed'));
-    d.status.dataset.teacher = teacher;
+    markTeacher(d.status, teacher);
   };
 
   d.button.addEventListener('click', async () => {

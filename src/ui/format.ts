@@ -1,5 +1,5 @@
 /** Small formatting helpers for the status line and progress (pure). */
-import type { NotStoredReason, Progress } from '../shared/types';
+import type { GenerateResult, LoadResult, NotStoredReason, Progress } from '../shared/types';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -44,4 +44,19 @@ export function notStoredWhy(why: NotStoredReason, what: string): string {
     case 'unavailable':
       return `This browser gives the page no storage (private browsing?), so ${what} cannot be saved`;
   }
+}
+
+/** The status line once a model is ready: backend (and why), model, ms per image, and whether it is stored. */
+export function describeReady(model: LoadResult, r: GenerateResult | null): string {
+  const backend = model.backend === 'webgpu' ? 'WebGPU' : `WASM (${model.threads} thread${model.threads > 1 ? 's' : ''})`;
+  const why = model.backendNote ? ` — ${model.backendNote}` : '';
+  const ms = !r
+    ? ''
+    : r.steps === 0
+      ? ' · same tokens as before: image reused, nothing to compute'
+      : ` · ${Math.round(r.ms / r.images.length)} ms per image`;
+  const mem = model.cached
+    ? ''
+    : ` · running from memory: ${notStoredWhy(model.notStored ?? 'quota', 'the model').replace(/^./, (c) => c.toLowerCase())}, so it downloads again next visit`;
+  return `${backend}${why} · ${model.name}${ms}${mem}`;
 }

@@ -56,19 +56,21 @@ export function initOutputActions(o: OutputActions): void {
     try {
       const { prompt, seed } = o.current();
       const result = await o.generator.generate({ prompt, seed, count: VARIATION_COUNT });
-      o.variations.grid.replaceChildren(...result.images.map((image) => {
-        const b = document.createElement('button');
-        b.type = 'button';
-        const c = document.createElement('canvas');
-        paint(c, image);
-        c.setAttribute('role', 'img');
-        c.setAttribute('aria-label', `Variation with seed ${image.seed}`);
-        const label = document.createElement('span');
-        label.textContent = `seed ${image.seed}`;
-        b.append(c, label);
-        b.addEventListener('click', () => o.pick(image.seed));
-        return b;
-      }));
+      o.variations.grid.replaceChildren(
+        ...result.images.map((image) => {
+          const b = document.createElement('button');
+          b.type = 'button';
+          const c = document.createElement('canvas');
+          paint(c, image);
+          c.setAttribute('role', 'img');
+          c.setAttribute('aria-label', `Variation with seed ${image.seed}`);
+          const label = document.createElement('span');
+          label.textContent = `seed ${image.seed}`;
+          b.append(c, label);
+          b.addEventListener('click', () => o.pick(image.seed));
+          return b;
+        }),
+      );
       o.say(`${o.readyLine()} · ${result.images.length} variations in ${Math.round(result.ms)} ms`, 'ready');
     } catch (err) {
       o.say(errorMessage(err), 'error');

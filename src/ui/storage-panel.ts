@@ -4,11 +4,18 @@
  */
 import type { FileSource, LoadResult } from '../shared/types';
 import { formatBytes } from './format';
+import { markFileRow } from './page-state';
 import type { SupervisedGenerator } from './supervisor';
 
 type Say = (text: string, state: 'ready' | 'error') => void;
 
-export function initStoragePanel(opts: { generator: SupervisedGenerator; summary: HTMLElement; files: HTMLElement; clear: HTMLButtonElement; say: Say }) {
+export function initStoragePanel(opts: {
+  generator: SupervisedGenerator;
+  summary: HTMLElement;
+  files: HTMLElement;
+  clear: HTMLButtonElement;
+  say: Say;
+}) {
   const { generator, summary, files } = opts;
 
   async function show(): Promise<void> {
@@ -33,7 +40,9 @@ export function initStoragePanel(opts: { generator: SupervisedGenerator; summary
     show,
     /** The files list for a load: one row per file, with where it came from (e2e reads data-source). */
     showFiles(r: LoadResult): void {
-      files.replaceChildren(...Object.entries(r.sources).map(([file, source]) => fileRow(file, source, r.discarded.includes(file), r.resumed[file] ?? 0)));
+      files.replaceChildren(
+        ...Object.entries(r.sources).map(([file, source]) => fileRow(file, source, r.discarded.includes(file), r.resumed[file] ?? 0)),
+      );
     },
     addFile(file: string, source: FileSource, discarded: boolean, resumedFrom: number): void {
       files.append(fileRow(file, source, discarded, resumedFrom));
@@ -43,11 +52,9 @@ export function initStoragePanel(opts: { generator: SupervisedGenerator; summary
 
 function fileRow(file: string, source: FileSource, discarded: boolean, resumedFrom: number): HTMLLIElement {
   const li = document.createElement('li');
-  li.dataset.file = file;
-  li.dataset.source = source;
+  markFileRow(li, file, source, resumedFrom);
   const again = discarded ? ' (saved copy was damaged, fetched again)' : '';
   const resumed = resumedFrom ? ` (resumed: ${formatBytes(resumedFrom)} were already saved)` : '';
-  if (resumedFrom) li.dataset.resumed = String(resumedFrom);
   li.textContent = `${file}: ${source === 'cache' ? 'from this device' : 'downloaded'}${again}${resumed}`;
   return li;
 }

@@ -18,10 +18,12 @@ function withTimeout(promise, ms, name) {
   const limit = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
   });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer)).catch((err) => {
-    err.message = `${name}: ${err.message}`;
-    throw err;
-  });
+  return Promise.race([promise, limit])
+    .finally(() => clearTimeout(timer))
+    .catch((err) => {
+      err.message = `${name}: ${err.message}`;
+      throw err;
+    });
 }
 
 /**
@@ -52,7 +54,12 @@ export async function runAll() {
     } catch (err) {
       failed += 1;
       didNotPass.set(t.name, t.name);
-      console.log(`  ✗ ${t.name} (${Date.now() - started} ms)\n      ${String(err?.stack ?? err).split('\n').slice(0, 4).join('\n      ')}`);
+      console.log(
+        `  ✗ ${t.name} (${Date.now() - started} ms)\n      ${String(err?.stack ?? err)
+          .split('\n')
+          .slice(0, 4)
+          .join('\n      ')}`,
+      );
     }
   }
   tests.length = 0;

@@ -43,4 +43,3 @@ export async function startPreview() {
   child.kill('SIGTERM');
   throw new Error(`vite preview did not answer on ${url}: ${log}`);
 }
-

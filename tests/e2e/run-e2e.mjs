@@ -41,14 +41,19 @@ async function main() {
     finish(0, 1);
   }
   if (!process.env.E2E_SKIP_BUILD) {
-    const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+    const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
     if (build.status !== 0) {
       console.log('e2e: vite build failed');
       finish(0, 1);
     }
   }
   const filter = process.argv[2];
-  const files = readdirSync(path.join(here, 'suites')).filter((f) => f.endsWith('.mjs') && (!filter || f.includes(filter))).sort();
+  const files = readdirSync(path.join(here, 'suites'))
+    .filter((f) => f.endsWith('.mjs') && (!filter || f.includes(filter)))
+    .sort();
   const server = await startPreview();
   const timings = {};
   let passed = 0;
@@ -61,7 +66,8 @@ async function main() {
         continue;
       }
       console.log(`e2e (${suite.name}) on ${server.url}`);
-      const r = await suite.run({ baseUrl: server.url, timings, root })
+      const r = await suite
+        .run({ baseUrl: server.url, timings, root })
         .catch((err) => (console.log(`  ✗ ${suite.name} suite crashed: ${err.stack ?? err}`), { passed: 0, failed: 1 }));
       passed += r.passed;
       failed += r.failed;

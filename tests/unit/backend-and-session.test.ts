@@ -26,7 +26,11 @@ describe('session options', () => {
   });
   it("the model's static shapes and external data are added without touching NCHW; GPU outputs only on WebGPU", () => {
     const data = new Uint8Array(4);
-    const extras = { freeDimensionOverrides: { batch_size: 1, height: 64 }, externalData: [{ path: 'model.onnx_data', data }], gpuOutputs: ['last_hidden_state'] };
+    const extras = {
+      freeDimensionOverrides: { batch_size: 1, height: 64 },
+      externalData: [{ path: 'model.onnx_data', data }],
+      gpuOutputs: ['last_hidden_state'],
+    };
     const gpu = sessionOptions('webgpu', extras);
     expect(gpu.executionProviders).toEqual([{ name: 'webgpu', preferredLayout: 'NCHW' }, 'wasm']);
     expect(gpu.freeDimensionOverrides).toEqual({ batch_size: 1, height: 64 });
@@ -51,7 +55,10 @@ describe('chooseBackend and required WebGPU features', () => {
   });
   it('webgpu requested: refuses clearly with Fp16UnsupportedError when shader-f16 is missing', async () => {
     stubGpu([]);
-    await expect(chooseBackend('webgpu', ['shader-f16'])).rejects.toMatchObject({ name: 'Fp16UnsupportedError', message: expect.stringMatching(/shader-f16/) });
+    await expect(chooseBackend('webgpu', ['shader-f16'])).rejects.toMatchObject({
+      name: 'Fp16UnsupportedError',
+      message: expect.stringMatching(/shader-f16/),
+    });
   });
   it('webgpu requested without an adapter: WebGPUUnavailableError', async () => {
     stubGpu(null);

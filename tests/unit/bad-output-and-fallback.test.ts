@@ -26,7 +26,9 @@ describe('an output is checked before it is painted', () => {
     const good = image((i) => Math.sin(i));
     const black = image(() => -1);
     expect(nameOf(() => checkNotBlank(good, 1, 'the decoder'))).toBe('passed');
-    expect(nameOf(() => checkNotBlank(black, 1, 'the decoder'))).toBe('BadOutputError: the decoder gave a blank image (every pixel -1.000)');
+    expect(nameOf(() => checkNotBlank(black, 1, 'the decoder'))).toBe(
+      'BadOutputError: the decoder gave a blank image (every pixel -1.000)',
+    );
     const batch = new Float32Array(good.length * 2);
     batch.set(good);
     batch.set(black, good.length);
@@ -59,7 +61,9 @@ describe('WebGPU failures WASM does not share are redone on WASM, once', () => {
   it('a NaN image on WebGPU: reload on WASM, run again, and tell the person why', async () => {
     const s = scenario('webgpu', new BadOutputError('the UNet gave 4 of 4 values that are not numbers (NaN or infinite)'), 1);
     await expect(s.run()).resolves.toBe('image on wasm');
-    expect(s.log).toEqual(['switch bad-output: WebGPU gave an invalid image (the UNet gave 4 of 4 values that are not numbers (NaN or infinite)), so it switched']);
+    expect(s.log).toEqual([
+      'switch bad-output: WebGPU gave an invalid image (the UNet gave 4 of 4 values that are not numbers (NaN or infinite)), so it switched',
+    ]);
     expect(s.runs()).toBe(2);
   });
 

@@ -18,7 +18,10 @@ describe('CLIP tokenization from vocab.json + merges.txt (@huggingface/tokenizer
   });
 
   it('parses merges, skipping the #version header', () => {
-    expect(parseMerges('#version: 0.2\nr e\nre d</w>\n')).toEqual([['r', 'e'], ['re', 'd</w>']]);
+    expect(parseMerges('#version: 0.2\nr e\nre d</w>\n')).toEqual([
+      ['r', 'e'],
+      ['re', 'd</w>'],
+    ]);
   });
 
   it('refuses a vocabulary without CLIP special tokens', () => {

@@ -57,7 +57,11 @@ describe('prompt coalescing', () => {
   });
 
   it('idle() resolves at once when nothing runs', async () => {
-    const c = createCoalescer<number, number>(async (x) => x, () => undefined, () => undefined);
+    const c = createCoalescer<number, number>(
+      async (x) => x,
+      () => undefined,
+      () => undefined,
+    );
     await expect(c.idle()).resolves.toBeUndefined();
   });
 });

@@ -5,7 +5,8 @@ const unetTensors = {
   inputs: { sample: {}, timestep: {}, encoder_hidden_states: {} },
   outputs: { out_sample: {} },
 };
-const meta = (types: Record<string, string>) => Object.entries(types).map(([name, type]) => ({ name, isTensor: true as const, type, shape: [] }));
+const meta = (types: Record<string, string>) =>
+  Object.entries(types).map(([name, type]) => ({ name, isTensor: true as const, type, shape: [] }));
 const signature = (inputs: Record<string, string>, outputs: string[]) => ({
   inputNames: Object.keys(inputs),
   outputNames: outputs,

@@ -18,7 +18,8 @@ describe('float16 conversion', () => {
     expect(toHalfBits(1 + 3 * 2 ** -11)).toBe(0x3c02); // halfway, rounds up to even
     const xs = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10 ** ((i % 9) - 4));
     const back = halfToFloat32(float32ToHalf(xs));
-    for (let i = 0; i < xs.length; i++) expect(Math.abs(back[i] - xs[i])).toBeLessThanOrEqual(Math.max(Math.abs(xs[i]) * 2 ** -11, 2 ** -25));
+    for (let i = 0; i < xs.length; i++)
+      expect(Math.abs(back[i] - xs[i])).toBeLessThanOrEqual(Math.max(Math.abs(xs[i]) * 2 ** -11, 2 ** -25));
   });
 });
 
@@ -30,8 +31,16 @@ describe('one-step rules', () => {
     const n = Float32Array.from([0.3, -1.2, 2.0, 0.01]);
     const eps = Float32Array.from([0.1, 0.5, -0.7, 1.3]);
     // Euler: x = σn, x0 = x − σε. DDPM on z = √ᾱ·x (the same point in DDPM units): x0 = (z − √(1−ᾱ)ε)/√ᾱ.
-    const euler = x0FromEpsEuler(n.map((v) => v * sigma), eps, sigma);
-    const ddpm = x0FromEps(n.map((v) => v * sigma * Math.sqrt(ab)), eps, ab);
+    const euler = x0FromEpsEuler(
+      n.map((v) => v * sigma),
+      eps,
+      sigma,
+    );
+    const ddpm = x0FromEps(
+      n.map((v) => v * sigma * Math.sqrt(ab)),
+      eps,
+      ab,
+    );
     for (let i = 0; i < n.length; i++) expect(euler[i]).toBeCloseTo(ddpm[i], 3);
   });
 });

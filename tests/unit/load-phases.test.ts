@@ -15,10 +15,12 @@ describe('LoadPhases', () => {
 
   it('records a phase that throws and passes the error on', async () => {
     const phases = new LoadPhases();
-    await expect(phases.time('session text_encoder', async () => {
-      await wait(10);
-      throw new Error('bad graph');
-    })).rejects.toThrow('bad graph');
+    await expect(
+      phases.time('session text_encoder', async () => {
+        await wait(10);
+        throw new Error('bad graph');
+      }),
+    ).rejects.toThrow('bad graph');
     expect(phases.list).toHaveLength(1);
     expect(phases.list[0].name).toBe('session text_encoder');
     expect(phases.list[0].ms).toBeGreaterThanOrEqual(5);

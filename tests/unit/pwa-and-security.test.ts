@@ -33,12 +33,20 @@ describe('Content-Security-Policy', () => {
     const app = contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS });
     expect(app).toContain("connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co;");
     expect(app).not.toContain('http://');
-    expect(contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels: true })).toContain('https://*.hf.co http://127.0.0.1:* http://localhost:*;');
+    expect(contentSecurityPolicy({ modelHosts: ALLOWED_MODEL_HOSTS, loopbackModels: true })).toContain(
+      'https://*.hf.co http://127.0.0.1:* http://localhost:*;',
+    );
     expect(checkModelHost('https://*.hf.co')).toBe('https://*.hf.co');
     expect(() => checkModelHost('https://*.co')).toThrow(/wide/);
     expect(() => checkModelHost('http://*.hf.co')).toThrow();
     // The hosts resolve/ redirects to (LFS, Xet bridge, CDN edges), and nothing else.
-    for (const u of ['https://huggingface.co/a', 'https://cdn-lfs.huggingface.co/x', 'https://cdn-lfs-us-1.hf.co/x', 'https://cas-bridge.xethub.hf.co/x', 'https://us.aws.cdn.hf.co/x']) {
+    for (const u of [
+      'https://huggingface.co/a',
+      'https://cdn-lfs.huggingface.co/x',
+      'https://cdn-lfs-us-1.hf.co/x',
+      'https://cas-bridge.xethub.hf.co/x',
+      'https://us.aws.cdn.hf.co/x',
+    ]) {
       expect(hostAllowed(new URL(u), ALLOWED_MODEL_HOSTS)).toBe(true);
     }
     for (const u of ['http://huggingface.co/a', 'https://hf.co.evil.example/x', 'https://evilhf.co/x', 'https://example.org/x']) {
@@ -80,7 +88,8 @@ describe('Content-Security-Policy', () => {
 describe('service worker routing', () => {
   const scope = 'https://app.test/';
   const precached = new Set(['https://app.test/index.html', 'https://app.test/assets/a.js', 'https://app.test/models/index.json']);
-  const route = (url: string, mode = 'no-cors', method = 'GET') => precachedUrlFor({ url, mode, method }, 'https://app.test', scope, (u) => precached.has(u));
+  const route = (url: string, mode = 'no-cors', method = 'GET') =>
+    precachedUrlFor({ url, mode, method }, 'https://app.test', scope, (u) => precached.has(u));
 
   it('answers navigations to the app with the shell, whatever the query', () => {
     expect(route('https://app.test/', 'navigate')).toBe('https://app.test/index.html');
@@ -98,7 +107,10 @@ describe('service worker routing', () => {
   });
 
   it('deletes every cache but the current precache on activate', () => {
-    expect(cachesToDelete(['workbox-precache-v2-x', 'onestep-old', 'workbox-precache-x'], 'workbox-precache-v2-x')).toEqual(['onestep-old', 'workbox-precache-x']);
+    expect(cachesToDelete(['workbox-precache-v2-x', 'onestep-old', 'workbox-precache-x'], 'workbox-precache-v2-x')).toEqual([
+      'onestep-old',
+      'workbox-precache-x',
+    ]);
   });
 });
 
@@ -128,7 +140,13 @@ describe('Trusted Types policy', () => {
     expect(ownScriptUrl('assets/worker.js', base)).toBe('https://app.example/onestep/assets/worker.js');
     expect(ownScriptUrl('https://app.example/sw.js', base)).toBe('https://app.example/sw.js');
     expect(ownScriptUrl('blob:https://app.example/1234', base)).toBe('blob:https://app.example/1234');
-    for (const bad of ['https://evil.example/x.js', '//evil.example/x.js', 'blob:https://evil.example/1', 'data:text/javascript,1', 'javascript:alert(1)']) {
+    for (const bad of [
+      'https://evil.example/x.js',
+      '//evil.example/x.js',
+      'blob:https://evil.example/1',
+      'data:text/javascript,1',
+      'javascript:alert(1)',
+    ]) {
       expect(() => ownScriptUrl(bad, base)).toThrow(/only this site's own scripts/);
     }
   });
@@ -146,7 +164,9 @@ describe('Trusted Types policy', () => {
     installTrustedTypesPolicy({ trustedTypes: factory, location: { href: base } });
     installTrustedTypesPolicy({ trustedTypes: factory, location: { href: base } });
     expect(made).toEqual(['default']);
-    expect((factory.defaultPolicy as { createScriptURL(u: string): string }).createScriptURL('a.js')).toBe('https://app.example/onestep/a.js');
+    expect((factory.defaultPolicy as { createScriptURL(u: string): string }).createScriptURL('a.js')).toBe(
+      'https://app.example/onestep/a.js',
+    );
     expect(() => installTrustedTypesPolicy({ location: { href: base } })).not.toThrow();
   });
 });

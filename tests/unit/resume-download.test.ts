@@ -6,7 +6,13 @@ import { ChunkAssembler, parseContentRange, rangeOutcome, resumePoint, type Part
 
 const spec = { sha256: 'a'.repeat(64), bytes: 1000 };
 const partial = (chunksDone: number, over: Partial<PartialRecord> = {}): PartialRecord => ({
-  kind: 'onestep-partial', sha256: spec.sha256, bytes: spec.bytes, chunkBytes: 256, chunksDone, validator: null, ...over,
+  kind: 'onestep-partial',
+  sha256: spec.sha256,
+  bytes: spec.bytes,
+  chunkBytes: 256,
+  chunksDone,
+  validator: null,
+  ...over,
 });
 
 describe('resume bookkeeping', () => {
@@ -125,8 +131,14 @@ async function fileOf(n: number) {
 }
 
 const base = (store: ChunkStore, sha256: string, bytes: number, fetchImpl: typeof fetch) => ({
-  url: new URL('https://example.invalid/m/unet.onnx'), file: 'unet', fileKey: 'm@1/unet', spec: { sha256, bytes },
-  chunkBytes: 256, store, onProgress: () => undefined, fetchImpl,
+  url: new URL('https://example.invalid/m/unet.onnx'),
+  file: 'unet',
+  fileKey: 'm@1/unet',
+  spec: { sha256, bytes },
+  chunkBytes: 256,
+  store,
+  onProgress: () => undefined,
+  fetchImpl,
 });
 
 describe('resumable download', () => {
@@ -162,7 +174,10 @@ describe('resumable download', () => {
     const f = await fileOf(1000);
     const store = memoryStore();
     const server = fakeServer(f.bytes);
-    await expect(downloadFile(base(store, 'f'.repeat(64), 1000, server.fetchImpl))).rejects.toMatchObject({ name: 'IntegrityError', file: 'unet' });
+    await expect(downloadFile(base(store, 'f'.repeat(64), 1000, server.fetchImpl))).rejects.toMatchObject({
+      name: 'IntegrityError',
+      file: 'unet',
+    });
     expect(store.map.size).toBe(0);
   });
 

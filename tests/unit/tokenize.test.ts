@@ -36,7 +36,9 @@ describe('tokenizer matches training (HF tokenizers, truncation + padding to 20)
   it('reads control characters, RTL marks, combining marks and emoji as training does', () => {
     const pad = (a: number[]) => [...a, ...new Array(20 - a.length).fill(0)];
     expect(ids('red\u0000apple\u0007\u001b[31m\u200b cat\u0085')).toEqual(pad([101, 2417, 23804, 1031, 2861, 2213, 4937, 102]));
-    expect(ids('\u202eقطة مبتسمة red apple')).toEqual(pad([101, 1292, 29828, 19433, 1295, 29816, 29817, 29824, 22192, 19433, 2417, 6207, 102]));
+    expect(ids('\u202eقطة مبتسمة red apple')).toEqual(
+      pad([101, 1292, 29828, 19433, 1295, 29816, 29817, 29824, 22192, 19433, 2417, 6207, 102]),
+    );
     expect(ids('e\u0301\u0301\u0301 cafe\u0301 z\u0336\u0336')).toEqual(pad([101, 1041, 7668, 1062, 102]));
     expect(ids('🍎🐱🚀')).toEqual(pad([101, 100, 102])); // one [UNK]: MiniLM's vocabulary has no emoji
   });

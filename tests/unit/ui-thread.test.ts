@@ -15,7 +15,15 @@ function trace(tasks: Array<[number, number | undefined]>) {
   ];
   let ts = 1000;
   for (const [wall, cpu] of tasks) {
-    events.push({ name: 'ThreadControllerImpl::RunTask', ph: 'X', pid: PID, tid: MAIN, ts, dur: wall * 1000, ...(cpu === undefined ? {} : { tdur: cpu * 1000 }) });
+    events.push({
+      name: 'ThreadControllerImpl::RunTask',
+      ph: 'X',
+      pid: PID,
+      tid: MAIN,
+      ts,
+      dur: wall * 1000,
+      ...(cpu === undefined ? {} : { tdur: cpu * 1000 }),
+    });
     ts += wall * 1000 + 10;
   }
   // another thread's long task never counts
@@ -24,26 +32,56 @@ function trace(tasks: Array<[number, number | undefined]>) {
 }
 
 describe('UI-thread check', () => {
-  it('judges by thread CPU time where the trace has it: a busy machine\'s slow clock is not a long task', () => {
-    const r = summarize(uiThreadTasks(trace([[137, 6], [20, 18], [60, 55]])));
+  it("judges by thread CPU time where the trace has it: a busy machine's slow clock is not a long task", () => {
+    const r = summarize(
+      uiThreadTasks(
+        trace([
+          [137, 6],
+          [20, 18],
+          [60, 55],
+        ]),
+      ),
+    );
     expect(r.clock).toBe('thread CPU');
     expect(r.long.map((t: { wallMs: number }) => t.wallMs)).toEqual([60]);
   });
 
   it('falls back to the clock where tasks carry no thread CPU time, and says so', () => {
-    const r = summarize(uiThreadTasks(trace([[137, undefined], [40, undefined], [300, undefined]])));
+    const r = summarize(
+      uiThreadTasks(
+        trace([
+          [137, undefined],
+          [40, undefined],
+          [300, undefined],
+        ]),
+      ),
+    );
     expect(r.clock).toBe('wall clock');
     expect(r.long.map((t: { wallMs: number }) => t.wallMs)).toEqual([300]);
   });
 
   it('mixes per task when only some tasks have thread CPU time', () => {
-    const r = summarize(uiThreadTasks(trace([[80, 70], [210, undefined], [100, undefined]])));
+    const r = summarize(
+      uiThreadTasks(
+        trace([
+          [80, 70],
+          [210, undefined],
+          [100, undefined],
+        ]),
+      ),
+    );
     expect(r.clock).toMatch(/thread CPU for 1 of 3 tasks/);
     expect(r.long.map((t: { wallMs: number }) => t.wallMs)).toEqual([80, 210]);
   });
 
   it('a 300 ms task is caught by either clock', () => {
-    const tasks = uiThreadTasks(trace([[5, 4], [300, 290], [10, 3]]));
+    const tasks = uiThreadTasks(
+      trace([
+        [5, 4],
+        [300, 290],
+        [10, 3],
+      ]),
+    );
     expect(summarize(tasks).long).toHaveLength(1);
     expect(summarize(withoutThreadTime(tasks)).long).toHaveLength(1);
   });

@@ -15,7 +15,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .common import EMA, Timer, checkpoint_state, load_checkpoint, resume, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
+from .common import (
+    EMA,
+    Timer,
+    checkpoint_state,
+    load_checkpoint,
+    make_accelerator,
+    resume,
+    save_checkpoint,
+    save_grid,
+    to_uint8,
+    write_json,
+)
 from .config import FactoryConfig
 from .dataset import EmojiDataset
 
@@ -102,7 +113,8 @@ def train_autoencoder(cfg: FactoryConfig) -> dict:
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + cfg.ae.kl_weight * kl
         acc.backward(loss)
         acc.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step(); opt.zero_grad(set_to_none=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         ema.update(acc.unwrap_model(vae), step)
         step += 1
         bar.update(1)

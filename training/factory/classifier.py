@@ -174,9 +174,9 @@ def load_classifier(cfg: FactoryConfig) -> ConceptClassifier:
 def features_and_logits(model: ConceptClassifier, images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     feats, logits = [], []
     for i in range(0, len(images_u8), 256):
-        f, l = model(to_input(images_u8[i:i + 256]))
+        f, logit = model(to_input(images_u8[i:i + 256]))
         feats.append(f.numpy())
-        logits.append(l.numpy())
+        logits.append(logit.numpy())
     return np.concatenate(feats), np.concatenate(logits)
 
 

@@ -394,7 +394,7 @@ def main(argv=None):
     try:
         convert(ConvertOptions(**vars(a)))
     except ExportError as e:
-        raise SystemExit(f"convert: {e}")
+        raise SystemExit(f"convert: {e}") from e
 
 
 if __name__ == "__main__":

@@ -227,9 +227,12 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         if ck.get("final"):
             acc.print(f"distill[{variant}]: finished checkpoint found, skipping")
             return ck["report"]
-        generator.load_state_dict(ck["model"]); fake_score.load_state_dict(ck["fake_score"])
-        head.load_state_dict(ck["head"]); ema.model.load_state_dict(ck["ema"])
-        opt_g.load_state_dict(ck["opt_g"]); opt_f.load_state_dict(ck["opt_f"])
+        generator.load_state_dict(ck["model"])
+        fake_score.load_state_dict(ck["fake_score"])
+        head.load_state_dict(ck["head"])
+        ema.model.load_state_dict(ck["ema"])
+        opt_g.load_state_dict(ck["opt_g"])
+        opt_f.load_state_dict(ck["opt_f"])
         step, it = ck["step"], ck["iteration"]
         critic_warmup = ck.get("critic_warmup", 0)
         earlier_s, logs = ck.get("train_seconds", 0.0), ck.get("logs", [])
@@ -238,13 +241,15 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
         acc.print(f"distill[{variant}]: resuming from generator step {step}")
     elif c.init_from:
         _, start = load_student(cfg.run_dir, c.init_from)
-        generator.load_state_dict(start["ema"]); ema.model.load_state_dict(start["ema"])
+        generator.load_state_dict(start["ema"])
+        ema.model.load_state_dict(start["ema"])
         # the start's fake score already models that generator's outputs: restarting it from the
         # teacher would spend the first hundreds of steps on a critic that describes another model.
         # Checkpoints slimmed to their EMA (the GPU job's) have none: then the critic restarts.
         critic = "fake_score" in start and "head" in start
         if critic:
-            fake_score.load_state_dict(start["fake_score"]); head.load_state_dict(start["head"])
+            fake_score.load_state_dict(start["fake_score"])
+            head.load_state_dict(start["head"])
         # a start trained without the GAN term carries an untrained head: its logits would steer the
         # generator at random until the critic rounds have taught it real from generated
         start_gan = gan_on(start.get("variant", ""), start["config"]["distill"].get("gan"))
@@ -306,7 +311,8 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
                     log["critic_gan"] = loss_cls.item()
             acc.backward(loss_f)
             acc.clip_grad_norm_(list(fake_score.parameters()) + list(head.parameters()), 10.0)
-            opt_f.step(); opt_f.zero_grad(set_to_none=True)
+            opt_f.step()
+            opt_f.zero_grad(set_to_none=True)
             log["fake_score"] = loss_f.item()
         it += 1
         # --- generator step every `ttur` critic steps, once a restarted critic has caught up ---
@@ -345,7 +351,8 @@ def train_student(cfg: FactoryConfig, variant: str | None = None) -> dict:
                 log["regression"] = l_reg.item()
             acc.backward(loss_g)
             acc.clip_grad_norm_(generator.parameters(), 10.0)
-            opt_g.step(); opt_g.zero_grad(set_to_none=True)
+            opt_g.step()
+            opt_g.zero_grad(set_to_none=True)
             opt_f.zero_grad(set_to_none=True)  # the GAN term put grads on the critic; they are not its update
             unet_f.requires_grad_(True)
             ema.update(unet_g, step)

@@ -41,7 +41,8 @@ def make_docs_grids(cfg: FactoryConfig, student_variant: str, steps: int = 25, g
     from .teacher import load_teacher
 
     shipped = copy.deepcopy(cfg)
-    for k, v in export_pipeline(cfg.export).items():
+    pipe = export_pipeline(cfg.export)
+    for k, v in pipe.items():
         setattr(shipped.eval, k, v)
     enc, decode = pipeline_parts(shipped)
     teacher = load_teacher(cfg.run_dir)

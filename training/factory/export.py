@@ -209,7 +209,8 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     ids = enc.tokenize(["red apple, noto emoji", "a smiling cat face"])
     te = stage / "text_encoder" / "model.onnx"
     if e.text_encoder == "distilled":
-        from .text_student import distilled_text_encoder, gflops as text_gflops
+        from .text_student import distilled_text_encoder
+        from .text_student import gflops as text_gflops
 
         shipped_enc = distilled_text_encoder(cfg, enc)
         report["text_encoder_gflop"] = round(text_gflops(shipped_enc.module, L), 4)

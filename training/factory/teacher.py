@@ -13,7 +13,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .common import EMA, Timer, checkpoint_state, load_checkpoint, resume, make_accelerator, save_checkpoint, save_grid, to_uint8, write_json
+from .common import (
+    EMA,
+    Timer,
+    checkpoint_state,
+    load_checkpoint,
+    make_accelerator,
+    resume,
+    save_checkpoint,
+    save_grid,
+    to_uint8,
+    write_json,
+)
 from .conditioning import SHOWCASE_PROMPTS, encode_prompts, latents_and_bank
 from .config import FactoryConfig, from_dict
 from .diffusion import add_noise, alphas_cumprod, ddim_sample
@@ -120,7 +131,8 @@ def train_teacher(cfg: FactoryConfig) -> dict:
         loss = F.mse_loss(pred.float(), noise)
         acc.backward(loss)
         acc.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step(); opt.zero_grad(set_to_none=True)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         ema.update(acc.unwrap_model(unet), step)
         step += 1
         bar.update(1)

@@ -76,9 +76,9 @@ def main():
     write_parts(a.out, "teacher_bundle", {**{"ae." + k: v for k, v in ae_ck["ema"].items()}, **fp16(t_ck["ema"], "teacher.")},
                 {"config": to_dict(cfg), "ae_report": reports["ae"], "teacher_report": reports["teacher"]})
 
+    from factory.dataset import EmojiDataset
     from factory.diffusion import add_noise, alphas_cumprod, one_step
     from factory.eval_prompts import eval_prompt_sets, generate_set
-    from factory.dataset import EmojiDataset
     from factory.text_encoder import TextEncoder
 
     ds = EmojiDataset(data)

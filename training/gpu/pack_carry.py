@@ -26,10 +26,10 @@ HERE = Path(__file__).resolve().parent
 TRAINING = HERE.parent
 sys.path.insert(0, str(TRAINING))
 
+from factory.conditioning import SHOWCASE_PROMPTS  # noqa: E402
 from factory.config import load_config  # noqa: E402
 from factory.dataset import EmojiDataset  # noqa: E402
 from factory.eval_prompts import eval_prompt_sets  # noqa: E402
-from factory.conditioning import SHOWCASE_PROMPTS  # noqa: E402
 from factory.text_encoder import TextEncoder, minilm_dir  # noqa: E402
 
 

@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from factory.config import load_config
-from factory.dataset import CAPTION_TEMPLATES, DatasetError, EmojiDataset, attribution, build, captions_for, concept_split, norm_hex, render_svg
+from factory.dataset import (
+    CAPTION_TEMPLATES,
+    DatasetError,
+    EmojiDataset,
+    attribution,
+    build,
+    captions_for,
+    concept_split,
+    norm_hex,
+    render_svg,
+)
 from factory.eval_prompts import PARAPHRASE_TEMPLATES
 
 
@@ -43,7 +53,7 @@ def test_unknown_style_is_a_clear_error(tmp_path):
 
 
 def test_corrupt_svg_is_reported_not_kept():
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (resvg raises its own, unexported error type)
         render_svg("<svg this is not svg", 32)
     with pytest.raises(DatasetError, match="empty"):
         render_svg('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>', 32)

@@ -6,13 +6,13 @@ import onnx
 import pytest
 import torch
 
-from factory.common import load_checkpoint
 from factory.browser_decoder import train_browser_decoder  # noqa: E402
+from factory.common import load_checkpoint
 
 
 def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
-    from factory.distill import train_student
     from factory.common import sha256_file
+    from factory.distill import train_student
     from factory.export import export_model
     from factory.manifest_schema import validate_manifest
 

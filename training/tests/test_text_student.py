@@ -55,11 +55,10 @@ def test_the_sampler_never_draws_a_held_out_prompt_and_always_the_empty_one():
 
 def test_distilled_encoder_exports_with_parity_and_its_cost_in_the_manifest(tiny_trained):
     from factory.browser_decoder import train_browser_decoder
+    from factory.config import from_dict, to_dict
     from factory.distill import train_student
     from factory.export import export_model
     from factory.text_student import student_path, train_text_student
-
-    from factory.config import from_dict, to_dict
 
     d = to_dict(tiny_trained)
     d["text_student"].update(max_steps=2, batch_size=4)

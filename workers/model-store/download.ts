@@ -12,7 +12,14 @@
  * Aborting cancels the request and drops the in-memory buffer; completed chunks stay stored, so
  * the next load resumes instead of starting over.
  */
-import { DownloadError, HostNotAllowedError, IntegrityError, isQuotaExceeded, LoadCancelledError, ModelFileMissingError } from '../../src/shared/errors';
+import {
+  DownloadError,
+  HostNotAllowedError,
+  IntegrityError,
+  isQuotaExceeded,
+  LoadCancelledError,
+  ModelFileMissingError,
+} from '../../src/shared/errors';
 import { blockedSince } from './blocked-requests';
 import type { NotStoredReason } from '../../src/shared/types';
 import { ChunksGoneError, type ChunkStore } from './chunk-store';
@@ -116,7 +123,9 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
         // For a redirect the browser reports the URL asked for, never where it was sent (the target is
         // not revealed to the page).
         const to = hostOf(blocked) === url.host ? 'another host' : hostOf(blocked);
-        throw new HostNotAllowedError(`${url.host} redirected the download of ${file} to ${to}, which is not a host this app downloads from, so the browser blocked it`);
+        throw new HostNotAllowedError(
+          `${url.host} redirected the download of ${file} to ${to}, which is not a host this app downloads from, so the browser blocked it`,
+        );
       }
       throw new DownloadError(`${where}: network error (${(err as Error).message})`);
     }
@@ -134,7 +143,14 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   if (res.status === 404) throw new ModelFileMissingError(`${where} is listed in the manifest but the server has no such file (404)`);
   if (!res.ok || !res.body || (offset === 0 && res.status !== 200)) throw new DownloadError(`${where}: HTTP ${res.status}`);
   const validator = res.headers.get('etag') ?? res.headers.get('last-modified');
-  const record = (done: number): PartialRecord => ({ kind: 'onestep-partial', sha256: spec.sha256, bytes: spec.bytes, chunkBytes, chunksDone: done, validator });
+  const record = (done: number): PartialRecord => ({
+    kind: 'onestep-partial',
+    sha256: spec.sha256,
+    bytes: spec.bytes,
+    chunkBytes,
+    chunksDone: done,
+    validator,
+  });
   // Starting over: first forget the old chunks' claim, then overwrite them one by one.
   if (offset === 0) await keep(() => store.writePartial(fileKey, record(0)));
 
@@ -146,7 +162,12 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
   const report = () => {
     const now = performance.now();
     lastReport = now;
-    req.onProgress({ loaded: asm.bytesLoaded, total: spec.bytes, bytesPerSecond: ((asm.bytesLoaded - resumedFrom) / Math.max(now - started, 1)) * 1000, resumedFrom });
+    req.onProgress({
+      loaded: asm.bytesLoaded,
+      total: spec.bytes,
+      bytesPerSecond: ((asm.bytesLoaded - resumedFrom) / Math.max(now - started, 1)) * 1000,
+      resumedFrom,
+    });
   };
   const reader = res.body.getReader();
   const onAbort = () => void reader.cancel().catch(() => undefined);
@@ -172,7 +193,9 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
       throw new DownloadError(`${where}: ${err.message}`);
     }
     const saved = stored ? Math.min(savedChunks * chunkBytes, spec.bytes) : 0;
-    throw new DownloadError(`${where}: interrupted after ${asm.bytesLoaded} of ${spec.bytes} bytes; ${saved} bytes are saved and the next try resumes there (${(err as Error).message})`);
+    throw new DownloadError(
+      `${where}: interrupted after ${asm.bytesLoaded} of ${spec.bytes} bytes; ${saved} bytes are saved and the next try resumes there (${(err as Error).message})`,
+    );
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -190,7 +213,14 @@ export async function downloadFile(req: DownloadRequest): Promise<DownloadResult
 
   // 5. Only now does the file exist for readers.
   await keep(() =>
-    store.commit(fileKey, { kind: 'onestep-file', sha256: spec.sha256, bytes: spec.bytes, chunks: chunkCount(spec.bytes, chunkBytes), chunkBytes, storedAt: Date.now() }),
+    store.commit(fileKey, {
+      kind: 'onestep-file',
+      sha256: spec.sha256,
+      bytes: spec.bytes,
+      chunks: chunkCount(spec.bytes, chunkBytes),
+      chunkBytes,
+      storedAt: Date.now(),
+    }),
   );
   return { bytes: buffer, stored, notStored, resumedFrom };
 }

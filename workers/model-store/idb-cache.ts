@@ -75,7 +75,10 @@ export async function deleteCached(fileKey: string): Promise<void> {
 export const idbChunkStore: ChunkStore = {
   readPartial: async (fileKey) => get<PartialRecord>(partialKey(fileKey), db()),
   async readChunks(fileKey, count) {
-    const chunks = await getMany<ArrayBuffer | undefined>(Array.from({ length: count }, (_, i) => chunkKey(fileKey, i)), db());
+    const chunks = await getMany<ArrayBuffer | undefined>(
+      Array.from({ length: count }, (_, i) => chunkKey(fileKey, i)),
+      db(),
+    );
     return chunks.every((c) => c instanceof ArrayBuffer) ? (chunks as ArrayBuffer[]) : null;
   },
   writeChunk: async (fileKey, i, data) => set(chunkKey(fileKey, i), data, db()),
@@ -83,30 +86,35 @@ export const idbChunkStore: ChunkStore = {
   // One transaction: the index is written only if every chunk is still there, so a "clear" (from
   // this tab or another) during the download can never leave an index over missing chunks.
   commit: async (fileKey, index) =>
-    db()('readwrite', (files) => new Promise<void>((resolve, reject) => {
-      let left = index.chunks;
-      let missing = 0;
-      const check = () => {
-        if (--left > 0) return;
-        if (missing) return reject(new ChunksGoneError(`${missing} of ${index.chunks} chunks of ${fileKey} were removed while it downloaded`));
-        files.put(index, fileKey);
-        files.delete(partialKey(fileKey));
-        files.transaction.oncomplete = () => resolve();
-        files.transaction.onerror = () => reject(files.transaction.error);
-      };
-      for (let i = 0; i < index.chunks; i++) {
-        const r = files.getKey(chunkKey(fileKey, i));
-        r.onsuccess = () => {
-          if (r.result === undefined) missing++;
-          check();
-        };
-        r.onerror = () => reject(r.error);
-      }
-      if (index.chunks === 0) {
-        left = 1;
-        check();
-      }
-    })),
+    db()(
+      'readwrite',
+      (files) =>
+        new Promise<void>((resolve, reject) => {
+          let left = index.chunks;
+          let missing = 0;
+          const check = () => {
+            if (--left > 0) return;
+            if (missing)
+              return reject(new ChunksGoneError(`${missing} of ${index.chunks} chunks of ${fileKey} were removed while it downloaded`));
+            files.put(index, fileKey);
+            files.delete(partialKey(fileKey));
+            files.transaction.oncomplete = () => resolve();
+            files.transaction.onerror = () => reject(files.transaction.error);
+          };
+          for (let i = 0; i < index.chunks; i++) {
+            const r = files.getKey(chunkKey(fileKey, i));
+            r.onsuccess = () => {
+              if (r.result === undefined) missing++;
+              check();
+            };
+            r.onerror = () => reject(r.error);
+          }
+          if (index.chunks === 0) {
+            left = 1;
+            check();
+          }
+        }),
+    ),
   discard: deleteCached,
 };
 

@@ -29,16 +29,26 @@ export const fileKey = (m: Manifest, file: string) => `${m.id}@${m.version}/${fi
 
 const shared = singleFlight<LoadedFile>();
 
-export function loadModelFile(manifest: Manifest, baseUrl: URL, file: string, onProgress: ProgressCallback, signal?: AbortSignal): Promise<LoadedFile> {
+export function loadModelFile(
+  manifest: Manifest,
+  baseUrl: URL,
+  file: string,
+  onProgress: ProgressCallback,
+  signal?: AbortSignal,
+): Promise<LoadedFile> {
   const key = fileKey(manifest, file);
   return shared(`${key}:${manifest.files[file].sha256}`, () => loadNow(manifest, baseUrl, file, onProgress, signal));
 }
 
 /** The cached copy if it exists and still hashes right; a damaged one is deleted (null, discarded). */
-async function fromCache(manifest: Manifest, file: string, onProgress: ProgressCallback): Promise<{ bytes: Uint8Array<ArrayBuffer> | null; discarded: boolean }> {
+async function fromCache(
+  manifest: Manifest,
+  file: string,
+  onProgress: ProgressCallback,
+): Promise<{ bytes: Uint8Array<ArrayBuffer> | null; discarded: boolean }> {
   const spec = manifest.files[file];
   const key = fileKey(manifest, file);
-  let bytes: Uint8Array<ArrayBuffer> | null = null;
+  let bytes: Uint8Array<ArrayBuffer> | null;
   try {
     bytes = await readCached(key, spec.sha256);
   } catch {
@@ -59,7 +69,13 @@ async function fromCache(manifest: Manifest, file: string, onProgress: ProgressC
   }
 }
 
-async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgress: ProgressCallback, signal?: AbortSignal): Promise<LoadedFile> {
+async function loadNow(
+  manifest: Manifest,
+  baseUrl: URL,
+  file: string,
+  onProgress: ProgressCallback,
+  signal?: AbortSignal,
+): Promise<LoadedFile> {
   const spec = manifest.files[file];
   const key = fileKey(manifest, file);
   const first = await fromCache(manifest, file, onProgress);
@@ -70,7 +86,8 @@ async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgres
     // Another tab held the lock: it has probably just stored this very file.
     if (waited && (await hasCached(key, spec.sha256).catch(() => false))) {
       const again = await fromCache(manifest, file, onProgress);
-      if (again.bytes) return { bytes: again.bytes, source: 'cache', discarded: first.discarded, cached: true, notStored: null, resumedFrom: 0 };
+      if (again.bytes)
+        return { bytes: again.bytes, source: 'cache', discarded: first.discarded, cached: true, notStored: null, resumedFrom: 0 };
     }
     const r = await downloadFile({
       url: new URL(spec.path, baseUrl),
@@ -83,7 +100,18 @@ async function loadNow(manifest: Manifest, baseUrl: URL, file: string, onProgres
       onVerify: () => onProgress({ phase: 'verify', file }),
       signal,
     });
-    onProgress(r.stored ? { phase: 'cache', file, action: 'store' } : { phase: 'cache', file, action: 'memory-only', why: r.notStored ?? 'unavailable' });
-    return { bytes: r.bytes, source: 'network', discarded: first.discarded, cached: r.stored, notStored: r.notStored, resumedFrom: r.resumedFrom };
+    onProgress(
+      r.stored
+        ? { phase: 'cache', file, action: 'store' }
+        : { phase: 'cache', file, action: 'memory-only', why: r.notStored ?? 'unavailable' },
+    );
+    return {
+      bytes: r.bytes,
+      source: 'network',
+      discarded: first.discarded,
+      cached: r.stored,
+      notStored: r.notStored,
+      resumedFrom: r.resumedFrom,
+    };
   });
 }

@@ -93,7 +93,13 @@ export function validateManifest(raw: unknown): Manifest {
     if (!(merges in files)) throw new ManifestError(`manifest: "tokenizer.merges" names "${merges}", which is not in "files"`);
   }
   for (const key of ['tokenizer', ...(kind === 'clip-bpe' ? [tok.merges as string] : [])]) {
-    num(obj(files, key, 'files.'), 'bytes', `files.${key}.`, (n) => n <= MAX_TOKENIZER_BYTES, `size of at most ${MAX_TOKENIZER_BYTES} bytes (64 MiB) for a tokenizer file`);
+    num(
+      obj(files, key, 'files.'),
+      'bytes',
+      `files.${key}.`,
+      (n) => n <= MAX_TOKENIZER_BYTES,
+      `size of at most ${MAX_TOKENIZER_BYTES} bytes (64 MiB) for a tokenizer file`,
+    );
   }
   num(tok, 'max_length', 'tokenizer.', inRange(MAX_TOKENS), `whole number from 1 to ${MAX_TOKENS}`);
   num(tok, 'pad_id', 'tokenizer.', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer');
@@ -111,8 +117,13 @@ export function validateManifest(raw: unknown): Manifest {
   for (const name of ['sample', 'timestep', 'encoder_hidden_states']) obj(unetIn, name, 'tensors.unet.inputs.');
 
   const latent = obj(raw, 'latent', '');
-  const [c, h, w] = ['channels', 'height', 'width'].map((k) => num(latent, k, 'latent.', inRange(MAX_SIDE), `whole number from 1 to ${MAX_SIDE}`));
-  if (c * h * w > MAX_LATENT_VALUES) throw new ManifestError(`manifest: "latent" is ${c} x ${h} x ${w}, more than the ${MAX_LATENT_VALUES} values this app allocates for one image`);
+  const [c, h, w] = ['channels', 'height', 'width'].map((k) =>
+    num(latent, k, 'latent.', inRange(MAX_SIDE), `whole number from 1 to ${MAX_SIDE}`),
+  );
+  if (c * h * w > MAX_LATENT_VALUES)
+    throw new ManifestError(
+      `manifest: "latent" is ${c} x ${h} x ${w}, more than the ${MAX_LATENT_VALUES} values this app allocates for one image`,
+    );
   const output = obj(raw, 'output', '');
   for (const k of ['width', 'height']) num(output, k, 'output.', inRange(MAX_SIDE), `whole number from 1 to ${MAX_SIDE}`);
   const range = field(output, 'range', 'output.');
@@ -155,7 +166,8 @@ export function validateManifest(raw: unknown): Manifest {
       const fdo = obj(rt, 'free_dimension_overrides', 'runtime.');
       for (const [graph, dims] of Object.entries(fdo)) {
         if (!isObj(dims)) throw new ManifestError(`manifest: "runtime.free_dimension_overrides.${graph}" must be an object`);
-        for (const k of Object.keys(dims)) num(dims, k, `runtime.free_dimension_overrides.${graph}.`, inRange(4096), 'whole number from 1 to 4096');
+        for (const k of Object.keys(dims))
+          num(dims, k, `runtime.free_dimension_overrides.${graph}.`, inRange(4096), 'whole number from 1 to 4096');
       }
     }
   }

@@ -40,7 +40,9 @@ const MAX_REVISION = 128;
 function checkRepo(owner: string, name: string, shown: string): string {
   if (!SEGMENT.test(owner) || !SEGMENT.test(name)) throw new LayoutError(`${shown} does not name a repository (expected owner/name)`);
   if (owner.length > MAX_SEGMENT || name.length > MAX_SEGMENT) {
-    throw new LayoutError(`"${shown.slice(0, 60)}…" is too long for a repository id (owner and name have at most ${MAX_SEGMENT} characters each)`);
+    throw new LayoutError(
+      `"${shown.slice(0, 60)}…" is too long for a repository id (owner and name have at most ${MAX_SEGMENT} characters each)`,
+    );
   }
   return `${owner}/${name}`;
 }
@@ -68,14 +70,17 @@ export function parseModelUrl(input: string, policy: HostPolicy = BUILD_HOST_POL
   const allowed = url.protocol === 'http:' ? policy.loopback : policy.hubs.includes(url.origin);
   if (!allowed) {
     throw new HostNotAllowedError(
-      url.protocol === 'http:' ? `${url.origin} is a local test server, which only test builds may use` : `${url.origin} is not a model host of this build (allowed: ${policy.hubs.join(', ')})`,
+      url.protocol === 'http:'
+        ? `${url.origin} is a local test server, which only test builds may use`
+        : `${url.origin} is not a model host of this build (allowed: ${policy.hubs.join(', ')})`,
     );
   }
   const parts = url.pathname.split('/').filter(Boolean);
   if (parts.length < 2) throw new LayoutError(`${url.href.slice(0, 120)} does not name a repository (expected ${url.origin}/owner/name)`);
   const repo = checkRepo(parts[0], parts[1], url.href.slice(0, 120));
   const revision = (parts[2] === 'tree' || parts[2] === 'resolve') && parts[3] ? decodeURIComponentSafe(parts[3]) : 'main';
-  if (revision.length > MAX_REVISION || /[\u0000-\u001f]/.test(revision)) throw new LayoutError(`the revision in ${url.href.slice(0, 120)} is not a branch, tag or commit name`);
+  if (revision.length > MAX_REVISION || /\p{Cc}/u.test(revision))
+    throw new LayoutError(`the revision in ${url.href.slice(0, 120)} is not a branch, tag or commit name`);
   return { origin: url.origin, repo, revision };
 }
 

@@ -27,7 +27,11 @@ export interface FileSpec {
 export const chunkCount = (bytes: number, chunkBytes: number) => Math.ceil(bytes / chunkBytes);
 
 /** Where a download starts: after the stored chunks of a partial record that matches `spec`, else 0. */
-export function resumePoint(partial: PartialRecord | undefined | null, spec: FileSpec, chunkBytes: number): { chunksDone: number; offset: number } {
+export function resumePoint(
+  partial: PartialRecord | undefined | null,
+  spec: FileSpec,
+  chunkBytes: number,
+): { chunksDone: number; offset: number } {
   if (
     !partial ||
     partial.kind !== 'onestep-partial' ||

@@ -19,7 +19,7 @@ export function singleFlight<T>(): (key: string, job: () => Promise<T>) => Promi
 
 /** Runs `job` holding the lock `name` (exclusive across tabs of this origin); `waited` says if another held it. */
 export async function withFileLock<T>(name: string, signal: AbortSignal | undefined, job: (waited: boolean) => Promise<T>): Promise<T> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
   if (!locks) return job(false);
   // Try without waiting first, so the common case (nobody else downloading) knows it did not wait.
   let ran = false;

@@ -31,7 +31,15 @@ export function clipTokenizerJson(vocab: Record<string, number>, merges: [string
   const bos = vocab[BOS];
   const eos = vocab[EOS];
   if (bos === undefined || eos === undefined) throw new SyntaxError(`vocab.json lacks ${BOS} or ${EOS}: not a CLIP vocabulary`);
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,

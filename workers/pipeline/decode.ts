@@ -4,7 +4,12 @@ import type { Manifest } from '../../src/shared/types';
 import { checkOutputLength } from '../runtime/graph-contract';
 import { floatTensor, readFloat32, valueType } from './tensors';
 
-export async function decodeLatents(decoder: ort.InferenceSession, manifest: Manifest, x0: Float32Array, batch: number): Promise<Float32Array> {
+export async function decodeLatents(
+  decoder: ort.InferenceSession,
+  manifest: Manifest,
+  x0: Float32Array,
+  batch: number,
+): Promise<Float32Array> {
   const { channels, height, width } = manifest.latent;
   const inv = 1 / manifest.vae.scaling_factor;
   const scaled = x0.map((v) => v * inv);

@@ -8,7 +8,12 @@ import type * as ort from 'onnxruntime-web';
 import type { Manifest } from '../../src/shared/types';
 import { intTensor, readFloat32, valueType } from './tensors';
 
-export async function encodeTextTensor(encoder: ort.InferenceSession, manifest: Manifest, ids: BigInt64Array, batch: number): Promise<ort.Tensor> {
+export async function encodeTextTensor(
+  encoder: ort.InferenceSession,
+  manifest: Manifest,
+  ids: BigInt64Array,
+  batch: number,
+): Promise<ort.Tensor> {
   const graph = manifest.tensors.text_encoder;
   const inName = Object.keys(graph.inputs)[0];
   const outName = Object.keys(graph.outputs)[0];
@@ -18,7 +23,12 @@ export async function encodeTextTensor(encoder: ort.InferenceSession, manifest: 
   return out[outName];
 }
 
-export async function encodeText(encoder: ort.InferenceSession, manifest: Manifest, ids: BigInt64Array, batch: number): Promise<Float32Array> {
+export async function encodeText(
+  encoder: ort.InferenceSession,
+  manifest: Manifest,
+  ids: BigInt64Array,
+  batch: number,
+): Promise<Float32Array> {
   const t = await encodeTextTensor(encoder, manifest, ids, batch);
   try {
     return await readFloat32(t);

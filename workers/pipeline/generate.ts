@@ -62,7 +62,12 @@ export interface TeacherParts extends Omit<StudentParts, 'unet'> {
 
 /** One teacher image: `steps` DDIM steps with classifier-free guidance between `cond` and `uncond`. */
 export async function teacherImage(
-  parts: TeacherParts, cond: Float32Array, uncond: Float32Array, seed: number, steps: number, guidance: number,
+  parts: TeacherParts,
+  cond: Float32Array,
+  uncond: Float32Array,
+  seed: number,
+  steps: number,
+  guidance: number,
   onStep: (step: number, total: number) => void = () => undefined,
 ): Promise<Painted> {
   const { channels, height, width } = parts.manifest.latent;
@@ -74,7 +79,11 @@ export async function teacherImage(
   return { images: toImages(parts.manifest, rgb, 1, seed), denoiseMs: t2 - t1, decodeMs: performance.now() - t2 };
 }
 
-async function decodeChecked(parts: { manifest: Manifest; decoder: ort.InferenceSession }, x0: Float32Array, n: number): Promise<Float32Array> {
+async function decodeChecked(
+  parts: { manifest: Manifest; decoder: ort.InferenceSession },
+  x0: Float32Array,
+  n: number,
+): Promise<Float32Array> {
   return checkNotBlank(checkFinite(await decodeLatents(parts.decoder, parts.manifest, x0, n), 'the decoder'), n, 'the decoder');
 }
 

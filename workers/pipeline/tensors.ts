@@ -82,7 +82,11 @@ export function intTensor(type: string, values: ArrayLike<number | bigint>, dims
   const nums = Array.from(values, Number);
   switch (type) {
     case 'int64':
-      return new (activeOrt().Tensor)('int64', BigInt64Array.from(nums, (v) => BigInt(v)), dims);
+      return new (activeOrt().Tensor)(
+        'int64',
+        BigInt64Array.from(nums, (v) => BigInt(v)),
+        dims,
+      );
     case 'int32':
       return new (activeOrt().Tensor)('int32', Int32Array.from(nums), dims);
     case 'float32':

@@ -3,7 +3,13 @@
  * Values are clamped; rounding is to nearest (Uint8ClampedArray), like the factory's
  * clamp((v + 1) · 127.5) for the [-1, 1] range.
  */
-export function planarToRgba(data: Float32Array, offset: number, width: number, height: number, range: readonly [number, number] = [-1, 1]): Uint8ClampedArray<ArrayBuffer> {
+export function planarToRgba(
+  data: Float32Array,
+  offset: number,
+  width: number,
+  height: number,
+  range: readonly [number, number] = [-1, 1],
+): Uint8ClampedArray<ArrayBuffer> {
   const [lo, hi] = range;
   const scale = 255 / (hi - lo);
   const plane = width * height;

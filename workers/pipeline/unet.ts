@@ -39,7 +39,12 @@ export async function runUnet(
   const out = await unet.run(feeds);
   try {
     // Copy out so the ORT-owned tensor can be disposed right away (GPU or wasm heap).
-    return checkOutputLength(await readFloat32(out[outName]), batch * channels * height * width, 'unet', `[${batch}, ${channels}, ${height}, ${width}]`);
+    return checkOutputLength(
+      await readFloat32(out[outName]),
+      batch * channels * height * width,
+      'unet',
+      `[${batch}, ${channels}, ${height}, ${width}]`,
+    );
   } finally {
     for (const t of Object.values(out)) t.dispose();
   }

@@ -47,7 +47,7 @@ export async function chooseBackend(
   const threads = wasmThreads(requestedThreads);
   if (preference === 'wasm' && wasmOk) return { backend: 'wasm', note: null, threads };
 
-  let note: string | null = null;
+  let note: string;
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) {
     note = 'this browser has no WebGPU';

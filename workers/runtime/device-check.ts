@@ -40,19 +40,27 @@ export async function checkDevice(needs: DeviceNeeds): Promise<DeviceRefusal | n
   if (needs.webgpuFeatures.length > 0 && !needs.wasmOk) {
     const a = await adapter();
     const want = needs.webgpuFeatures.join(', ');
-    if (!a) return new Fp16UnsupportedError(`this model needs WebGPU with ${want}; this browser offers no WebGPU adapter, and the model cannot run on WASM`);
+    if (!a)
+      return new Fp16UnsupportedError(
+        `this model needs WebGPU with ${want}; this browser offers no WebGPU adapter, and the model cannot run on WASM`,
+      );
     const missing = needs.webgpuFeatures.filter((f) => !a.features.has(f));
-    if (missing.length > 0) return new Fp16UnsupportedError(`this model needs the WebGPU feature ${missing.join(', ')}, which this GPU lacks`);
+    if (missing.length > 0)
+      return new Fp16UnsupportedError(`this model needs the WebGPU feature ${missing.join(', ')}, which this GPU lacks`);
     const limit = Math.min(a.limits.maxStorageBufferBindingSize, a.limits.maxBufferSize);
     if (needs.maxTensorBytes && needs.maxTensorBytes > limit) {
-      return new DeviceLimitError(`its largest weight is ${formatBytesPlain(needs.maxTensorBytes)}, above this GPU's ${formatBytesPlain(limit)} buffer limit`);
+      return new DeviceLimitError(
+        `its largest weight is ${formatBytesPlain(needs.maxTensorBytes)}, above this GPU's ${formatBytesPlain(limit)} buffer limit`,
+      );
     }
   }
   const est = await navigator.storage?.estimate?.().catch(() => null);
   if (est?.quota !== undefined) {
     const free = Math.max(0, est.quota - (est.usage ?? 0));
     if (needs.downloadBytes > free) {
-      return new InsufficientStorageError(`the model needs ${formatBytesPlain(needs.downloadBytes)} and this site may store only ${formatBytesPlain(free)} more`);
+      return new InsufficientStorageError(
+        `the model needs ${formatBytesPlain(needs.downloadBytes)} and this site may store only ${formatBytesPlain(free)} more`,
+      );
     }
   }
   return null;

@@ -26,17 +26,20 @@ let active: OrtModule | null = null;
 
 /** Loads (once) and configures the build for `backend`; a failed load is tried again next time. */
 export function loadOrtBuild(backend: Backend, threads: number): Promise<OrtModule> {
-  builds[backend] ??= (backend === 'webgpu' ? import('onnxruntime-web') : import('onnxruntime-web/wasm')).then((ort) => {
-    ort.env.wasm.wasmPaths = { wasm: backend === 'webgpu' ? jsepWasmUrl : plainWasmUrl };
-    ort.env.wasm.numThreads = threads;
-    ort.env.wasm.proxy = false; // we are already in a worker
-    if (backend === 'webgpu') ort.env.webgpu.powerPreference = 'high-performance';
-    ort.env.logLevel = 'error';
-    return ort;
-  }, (err: unknown) => {
-    delete builds[backend];
-    throw err;
-  });
+  builds[backend] ??= (backend === 'webgpu' ? import('onnxruntime-web') : import('onnxruntime-web/wasm')).then(
+    (ort) => {
+      ort.env.wasm.wasmPaths = { wasm: backend === 'webgpu' ? jsepWasmUrl : plainWasmUrl };
+      ort.env.wasm.numThreads = threads;
+      ort.env.wasm.proxy = false; // we are already in a worker
+      if (backend === 'webgpu') ort.env.webgpu.powerPreference = 'high-performance';
+      ort.env.logLevel = 'error';
+      return ort;
+    },
+    (err: unknown) => {
+      delete builds[backend];
+      throw err;
+    },
+  );
   return builds[backend];
 }
 

@@ -10,12 +10,7 @@ export interface RequestLike {
   url: string;
 }
 
-export function precachedUrlFor(
-  request: RequestLike,
-  origin: string,
-  scope: string,
-  isPrecached: (url: string) => unknown,
-): string | null {
+export function precachedUrlFor(request: RequestLike, origin: string, scope: string, isPrecached: (url: string) => unknown): string | null {
   if (request.method !== 'GET') return null;
   const url = new URL(request.url);
   if (url.origin !== origin || !url.href.startsWith(scope)) return null;

@@ -24,9 +24,7 @@ precache(self.__WB_MANIFEST);
 // Activate: drop every cache that is not this version's precache (older app versions, older
 // Workbox formats); Workbox itself removes stale entries inside the precache.
 self.addEventListener('activate', (event) => {
-  event.waitUntil(
-    caches.keys().then((names) => Promise.all(cachesToDelete(names, cacheNames.precache).map((n) => caches.delete(n)))),
-  );
+  event.waitUntil(caches.keys().then((names) => Promise.all(cachesToDelete(names, cacheNames.precache).map((n) => caches.delete(n)))));
 });
 // The very first install takes control of open pages at once, so they work offline without a reload.
 clientsClaim();

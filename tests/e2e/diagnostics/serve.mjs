@@ -16,7 +16,13 @@ const mounts = [
   ['/scratch/', process.env.DIAG_SCRATCH ?? '/tmp/onestep-diag'],
   ['/', here],
 ];
-const types = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const types = {
+  '.html': 'text/html',
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 export function startServer(port = 0) {
   const server = http.createServer((req, res) => {
@@ -35,5 +41,7 @@ export function startServer(port = 0) {
     });
     createReadStream(file).pipe(res);
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() })));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() })),
+  );
 }

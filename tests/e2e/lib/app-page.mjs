@@ -3,7 +3,14 @@
 import { assert } from '../harness.mjs';
 
 export const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-export const baseArgs = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+export const baseArgs = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const MODEL_FILE = /\/models\/[^/]+\/.+\.(onnx|json)$/;
 export const isModelFile = (url) => MODEL_FILE.test(new URL(url).pathname) && !/manifest\.json$|index\.json$/.test(url);
 export const SEED = 12345;
@@ -37,7 +44,10 @@ export async function typeAndWait(page, prompt, { timeout = 120_000 } = {}) {
     ({ prompt, before }) => {
       const c = document.getElementById('output');
       const s = document.getElementById('status');
-      return (c.dataset.prompt === prompt && Number(c.dataset.generation ?? 0) > before && s.dataset.state === 'ready') || s.dataset.state === 'error';
+      return (
+        (c.dataset.prompt === prompt && Number(c.dataset.generation ?? 0) > before && s.dataset.state === 'ready') ||
+        s.dataset.state === 'error'
+      );
     },
     { prompt, before },
     { timeout, polling: 100 },
@@ -54,11 +64,15 @@ export async function typeAndWait(page, prompt, { timeout = 120_000 } = {}) {
  * reloads or go offline need that. `teacher: false` returns as soon as the model is loaded.
  */
 export async function waitReady(page, { timeout = 300_000, teacher = true } = {}) {
-  await page.waitForFunction((teacher) => {
-    const s = document.getElementById('status');
-    if (s.dataset.state === 'error') return true;
-    return s.dataset.loadMs !== undefined && (!teacher || (s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading'));
-  }, teacher, { timeout, polling: 200 });
+  await page.waitForFunction(
+    (teacher) => {
+      const s = document.getElementById('status');
+      if (s.dataset.state === 'error') return true;
+      return s.dataset.loadMs !== undefined && (!teacher || (s.dataset.teacher !== undefined && s.dataset.teacher !== 'loading'));
+    },
+    teacher,
+    { timeout, polling: 200 },
+  );
   const state = await page.getAttribute('#status', 'data-state');
   assert(state !== 'error', `app did not load: ${await page.textContent('#status')}`);
 }

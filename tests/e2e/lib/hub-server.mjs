@@ -40,7 +40,12 @@ export async function startHub(repos) {
         const st = statSync(full);
         if (st.isDirectory()) return { type: 'directory', oid: createHash('sha1').update(rel).digest('hex'), size: 0, path: rel };
         const bytes = contents(repo, rel);
-        const entry = { type: 'file', oid: createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex'), size: bytes.length, path: rel };
+        const entry = {
+          type: 'file',
+          oid: createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex'),
+          size: bytes.length,
+          path: rel,
+        };
         if (LFS.test(rel)) {
           const oid = repo.replace?.[rel] ? createHash('sha256').update(bytes).digest('hex') : sha256(full);
           entry.lfs = { oid, size: bytes.length, pointerSize: 134 };
@@ -70,7 +75,8 @@ export async function startHub(repos) {
       if (parts[0] === 'api' && parts[1] === 'models') {
         const repo = repos[`${parts[2]}/${parts[3]}`];
         if (!repo) return json(404, { error: 'Repository not found' });
-        if (parts.length === 4) return json(200, { id: `${parts[2]}/${parts[3]}`, cardData: { license: repo.license }, tags: [`license:${repo.license}`] });
+        if (parts.length === 4)
+          return json(200, { id: `${parts[2]}/${parts[3]}`, cardData: { license: repo.license }, tags: [`license:${repo.license}`] });
         if (parts[4] !== 'tree') return json(404, { error: 'not found' });
         const folder = parts.slice(6).join('/');
         if (folder && hidden(repo, folder)) return json(404, { error: 'Entry not found' });

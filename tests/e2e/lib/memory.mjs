@@ -29,7 +29,8 @@ async function workerSessions(browser) {
       const timer = setTimeout(() => reject(new Error(`${method} on worker timed out`)), timeoutMs);
       pending.set(`${sessionId}:${id}`, (msg) => {
         clearTimeout(timer);
-        msg.error ? reject(new Error(msg.error.message)) : resolve(msg.result);
+        if (msg.error) reject(new Error(msg.error.message));
+        else resolve(msg.result);
       });
       cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(reject);
     });

@@ -8,9 +8,15 @@ import http from 'node:http';
 import path from 'node:path';
 
 const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.json': 'application/json', '.webmanifest': 'application/manifest+json', '.wasm': 'application/wasm',
-  '.png': 'image/png', '.onnx': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.onnx': 'application/octet-stream',
 };
 
 /** The headers the preview server sends with the app (COOP, COEP, CSP, …). */
@@ -27,7 +33,14 @@ export async function headersOf(previewUrl) {
     }
   }
   await res.arrayBuffer();
-  const keep = ['cross-origin-opener-policy', 'cross-origin-embedder-policy', 'content-security-policy', 'referrer-policy', 'x-content-type-options', 'cross-origin-resource-policy'];
+  const keep = [
+    'cross-origin-opener-policy',
+    'cross-origin-embedder-policy',
+    'content-security-policy',
+    'referrer-policy',
+    'x-content-type-options',
+    'cross-origin-resource-policy',
+  ];
   return Object.fromEntries(keep.filter((h) => res.headers.has(h)).map((h) => [h, res.headers.get(h)]));
 }
 
@@ -56,7 +69,12 @@ export async function startTestServer({ root, headers }) {
       res.writeHead(404, headers).end('not found');
       return;
     }
-    const base = { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-cache' };
+    const base = {
+      ...headers,
+      'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'no-cache',
+    };
     let start = 0;
     let end = stat.size - 1;
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');

@@ -28,9 +28,47 @@ export function buildTinySd(root) {
   const py = path.join(venv, 'bin', 'python');
   run(py, ['-m', 'factory.tiny_sd', path.join(cache, 'pipeline'), '--onestep-unet', path.join(cache, 'dmd_unet.safetensors')], training);
   const common = ['-m', 'factory.convert_diffusers', '--pipeline', path.join(cache, 'pipeline')];
-  run(py, [...common, '--out', path.join(cache, 'euler'), '--id', 'tiny-sd', '--name', 'Tiny SD (random weights)', '--license', 'MIT',
-    '--rule', 'euler', '--precision', 'fp16-weights', '--external-data-above', '1000000'], training);
-  run(py, [...common, '--unet', path.join(cache, 'dmd_unet.safetensors'), '--out', path.join(cache, 'fp16'), '--id', 'tiny-sd-fp16',
-    '--name', 'Tiny SD fp16 (random weights)', '--license', 'CC-BY-NC-SA-4.0', '--rule', 'ddpm', '--precision', 'fp16'], training);
+  run(
+    py,
+    [
+      ...common,
+      '--out',
+      path.join(cache, 'euler'),
+      '--id',
+      'tiny-sd',
+      '--name',
+      'Tiny SD (random weights)',
+      '--license',
+      'MIT',
+      '--rule',
+      'euler',
+      '--precision',
+      'fp16-weights',
+      '--external-data-above',
+      '1000000',
+    ],
+    training,
+  );
+  run(
+    py,
+    [
+      ...common,
+      '--unet',
+      path.join(cache, 'dmd_unet.safetensors'),
+      '--out',
+      path.join(cache, 'fp16'),
+      '--id',
+      'tiny-sd-fp16',
+      '--name',
+      'Tiny SD fp16 (random weights)',
+      '--license',
+      'CC-BY-NC-SA-4.0',
+      '--rule',
+      'ddpm',
+      '--precision',
+      'fp16',
+    ],
+    training,
+  );
   return { cache, built: true };
 }

@@ -108,6 +108,7 @@ export function summarize(tasks) {
 export const withoutThreadTime = (tasks) => tasks.map((t) => ({ ...t, cpuMs: null }));
 
 /** The bar a failure message names, for the clock that judged. */
-export const barText = (clock) => (clock === 'wall clock'
-  ? `${WALL_ONLY_LONG_TASK_MS} ms by the clock (this platform's traces carry no thread CPU time)`
-  : `${LONG_TASK_MS} ms of CPU (or ${BLOCKED_TASK_MS} ms by the clock; ${WALL_ONLY_LONG_TASK_MS} ms where a task has no CPU time)`);
+export const barText = (clock) =>
+  clock === 'wall clock'
+    ? `${WALL_ONLY_LONG_TASK_MS} ms by the clock (this platform's traces carry no thread CPU time)`
+    : `${LONG_TASK_MS} ms of CPU (or ${BLOCKED_TASK_MS} ms by the clock; ${WALL_ONLY_LONG_TASK_MS} ms where a task has no CPU time)`;
