@@ -9,6 +9,7 @@
 //   npm run bench -- --gpu                      a machine with a GPU: WebGPU on real hardware (bench/gpu.sh)
 //   npm run bench -- --no-build --no-readme     reuse dist/, leave the README alone
 //   npm run bench -- --render                   only rewrite the README table from bench/results/*.json
+//   BENCH_CHROMIUM_ARGS="--js-flags=..." npm run bench   extra Chromium switches, for a diagnostic run
 //   npm run bench -- --tuning <commit> [--change "what changed"]
 //                                               only before/after: <commit>'s build vs this one → tuning-<commit>-<HEAD>.json
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The code's habits, checked: TypeScript (the page project, and the workers' project compiled
-# without the DOM library), ESLint, Prettier, and ruff for the Python factory. Each check is one
+# without the DOM library), ESLint, Prettier, ruff for the Python factory, and the import structure
+# (scripts/check-imports.mjs, scripts/check_py_imports.py). Each check is one
 # test; the run ends with "N passed, N failed" (tests/run-all.sh counts it).
 #   bash scripts/lint.sh          check (npm run lint)
 #   bash scripts/lint.sh --fix    fix what the tools can fix and format (npm run fix)
@@ -29,5 +30,7 @@ check "tsc (workers, no DOM)" npx tsc --noEmit -p workers/tsconfig.json
 check "eslint" npx eslint .
 check "prettier" npx prettier --check .
 check "ruff" bash -c "cd training && '$venv/bin/ruff' check ."
+check "imports (no circles, no product module importing tests/bench)" node scripts/check-imports.mjs
+check "imports (factory, no circles)" python3 scripts/check_py_imports.py
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

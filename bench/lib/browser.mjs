@@ -27,7 +27,9 @@ export const MODES = {
 
 export async function launch(mode) {
   const m = MODES[mode];
-  const browser = await chromium.launch({ executablePath, args: [...baseArgs, ...memoryArgs, ...m.args] });
+  // BENCH_CHROMIUM_ARGS: extra switches for a diagnostic run (e.g. V8 flags), space-separated.
+  const extra = (process.env.BENCH_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean);
+  const browser = await chromium.launch({ executablePath, args: [...baseArgs, ...memoryArgs, ...m.args, ...extra] });
   return { browser, version: browser.version(), ...m };
 }
 

@@ -134,9 +134,8 @@ def student_samples(cfg: FactoryConfig, n: int, device="cpu") -> dict:
     if path.exists():
         return torch.load(path)
     from .conditioning import latents_and_bank
-    from .diffusion import POLISH_T, one_step, teacher_step
+    from .diffusion import POLISH_T, one_step, seeded_noise, teacher_step
     from .distill import load_student, shipped_student_name
-    from .eval_prompts import seeded_noise
     from .teacher import load_teacher
 
     ds, latents, bank = latents_and_bank(cfg, "cpu")

@@ -32,7 +32,6 @@ import copy
 import json
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +41,10 @@ import onnx
 import torch
 
 from .common import sha256_file
-from .export import ExportError, UNetForExport, ort_run
+from .export import UNetForExport
+from .onnx_export import OPSET, ExportError, check_parity, export_graph, new_stage, replace_with, save_onnx, write_manifest
 from .onnx_weights import fp16_weights
 
-OPSET = 17
 # protobuf's hard limit is 2 GiB; leave room for the graph itself.
 EXTERNAL_DATA_ABOVE = 1_900_000_000
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json")
@@ -130,41 +129,6 @@ class VaeDecoderForExport(torch.nn.Module):
         return self.vae.decode(latent_sample, return_dict=False)[0]
 
 
-def export_onnx(module, args, path: Path, inputs, outputs, axes, external_data_above: int) -> None:
-    """Exports through a scratch folder (torch writes big models as many loose tensor files), then
-    saves one model.onnx, with one model.onnx_data beside it when the graph is too big for protobuf."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "model.onnx"
-        with torch.no_grad():
-            torch.onnx.export(module, args, str(raw), input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                              opset_version=OPSET, do_constant_folding=True, dynamo=False)
-        model = onnx.load(str(raw))
-    save_onnx(model, path, external_data_above)
-
-
-def save_onnx(model: onnx.ModelProto, path: Path, external_data_above: int) -> None:
-    data = path.with_name(path.name + "_data")
-    data.unlink(missing_ok=True)
-    if model.ByteSize() > external_data_above:
-        # The browser passes this file to ORT as externalData under the same relative name.
-        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=data.name, size_threshold=1024)
-    else:
-        onnx.save(model, str(path))
-
-
-def check(name: str, path: Path, feeds: dict, reference: np.ndarray, tolerance: float) -> float:
-    out = ort_run(path, feeds)[0].astype(np.float32)
-    if out.shape != reference.shape:
-        raise ExportError(f"{name}: ONNX output shape {out.shape} differs from PyTorch {reference.shape}")
-    err = float(np.abs(out - reference).max()) / max(1.0, float(np.abs(reference).max()))
-    print(f"convert: {name:13s} max|onnx - torch| / max(1, |torch|) = {err:.2e} (tolerance {tolerance:g})")
-    if not np.isfinite(err) or err > tolerance:
-        raise ExportError(f"{name}: ONNX output differs from PyTorch by {err:.3g} > {tolerance:g}")
-    return err
-
-
 def one_step_rule(rule: str, timestep: int, scheduler_config: dict) -> dict:
     """The manifest's one-step rule from the scheduler's betas (both forms share ᾱ_t):
        ddpm  (DMD2):     x = z,  ε = unet(x, t),                 x0 = (x − √(1−ᾱ)ε)/√ᾱ
@@ -208,10 +172,7 @@ def convert(opts: ConvertOptions) -> Path:
     fdt = "float16" if half else "float32"
 
     final = opts.out
-    stage = final.with_name(f".{final.name}.staging")
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage = new_stage(final)
     report: dict[str, float] = {}
     g = torch.Generator().manual_seed(0)
 
@@ -251,11 +212,11 @@ def convert(opts: ConvertOptions) -> Path:
     # In fp16 the text encoder computes in float32 from float16 weights and emits float16: the
     # TorchScript exporter writes transformers' half CLIP with a float32 residual feeding a float16
     # LayerNormalization, which ORT rejects. Its output still feeds the fp16 UNet without a cast.
-    export_onnx(HalfOutput(te_mod).eval() if half else te_mod, (ids,), te, ["input_ids"], ["last_hidden_state"],
+    export_graph(HalfOutput(te_mod).eval() if half else te_mod, (ids,), te, ["input_ids"], ["last_hidden_state"],
                 {"input_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}},
                 opts.external_data_above)
     finish(te, weights_only=half)
-    report["text_encoder"] = check("text_encoder", te, {"input_ids": ids.numpy()}, ref, tol)
+    report["text_encoder"] = check_parity("text_encoder", te, {"input_ids": ids.numpy()}, ref, tol)
 
     # UNet at the one-step timestep, on the input the browser feeds
     np_dtype = np.float16 if half else np.float32
@@ -267,13 +228,13 @@ def convert(opts: ConvertOptions) -> Path:
         ref = wrapped(x, t, c).numpy()
     un = stage / "unet" / "model.onnx"
     args = (x.half(), t, c.half()) if half else (x, t, c)
-    export_onnx(as_exported(wrapped), args, un,
+    export_graph(as_exported(wrapped), args, un,
                 ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
                 {"sample": {0: "batch_size", 2: "height", 3: "width"}, "timestep": {0: "batch_size"},
                  "encoder_hidden_states": {0: "batch_size", 1: "sequence_length"}, "out_sample": {0: "batch_size", 2: "height", 3: "width"}},
                 opts.external_data_above)
     finish(un)
-    report["unet"] = check("unet", un, {"sample": x.numpy().astype(np_dtype), "timestep": t.numpy(),
+    report["unet"] = check_parity("unet", un, {"sample": x.numpy().astype(np_dtype), "timestep": t.numpy(),
                                         "encoder_hidden_states": c.numpy().astype(np_dtype)}, ref, tol)
 
     # VAE decoder, on latent / scaling_factor as the browser feeds it
@@ -282,20 +243,15 @@ def convert(opts: ConvertOptions) -> Path:
     with torch.no_grad():
         ref = dec(z).numpy()
     vd = stage / "vae_decoder" / "model.onnx"
-    export_onnx(as_exported(dec), (z.half() if half else z,), vd, ["latent_sample"], ["sample"],
+    export_graph(as_exported(dec), (z.half() if half else z,), vd, ["latent_sample"], ["sample"],
                 {"latent_sample": {0: "batch_size", 2: "height_latent", 3: "width_latent"}, "sample": {0: "batch_size"}},
                 opts.external_data_above)
     finish(vd)
-    report["vae_decoder"] = check("vae_decoder", vd, {"latent_sample": z.numpy().astype(np_dtype)}, ref, tol)
+    report["vae_decoder"] = check_parity("vae_decoder", vd, {"latent_sample": z.numpy().astype(np_dtype)}, ref, tol)
 
     manifest = build_manifest(opts, stage, tokenizer, rule, report, L=L, D=D, C=C, lat=lat, size=size, scaling=scaling, fdt=fdt)
-    from .manifest_schema import validate_manifest
-
-    validate_manifest(manifest)
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    stage.rename(final)
+    write_manifest(stage / "manifest.json", manifest)
+    replace_with(stage, final)
     total = sum(f["bytes"] for f in manifest["files"].values())
     print(f"convert: {final} ({total / 2**20:.1f} MiB, {opts.precision})")
     return final

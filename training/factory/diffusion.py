@@ -88,3 +88,9 @@ def teacher_step(unet, x0, cond, uncond, t, guidance: float, noise) -> torch.Ten
     tt = t if torch.is_tensor(t) else torch.full((x0.shape[0],), t, device=x0.device, dtype=torch.long)
     x_t = add_noise(x0, noise, tt, ab.float())
     return x0_from_eps(x_t, guided_eps(unet, x_t, tt, cond, uncond, guidance).float(), tt, ab)
+
+
+def seeded_noise(seeds, shape=(4, 16, 16)) -> torch.Tensor:
+    """One standard-normal latent per seed, each from its own generator: the same seed gives the same
+    noise whatever the batch (evaluation, grain, docs grids and the decoder's student targets)."""
+    return torch.stack([torch.randn(*shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])

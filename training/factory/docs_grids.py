@@ -15,8 +15,7 @@ import torch
 from .common import save_grid, to_uint8
 from .conditioning import SHOWCASE_PROMPTS
 from .config import FactoryConfig
-from .diffusion import ddim_sample, one_step
-from .eval_prompts import seeded_noise
+from .diffusion import ddim_sample, one_step, seeded_noise
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -37,7 +36,7 @@ def make_docs_grids(cfg: FactoryConfig, student_variant: str, steps: int = 25, g
 
     from .distill import distilled_guidance, load_student
     from .evaluate import pipeline_parts
-    from .export import export_pipeline
+    from .pipeline_spec import export_pipeline
     from .teacher import load_teacher
 
     shipped = copy.deepcopy(cfg)

@@ -10,8 +10,13 @@ the classifier's input size.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+
+from .config import FactoryConfig
+from .diffusion import seeded_noise
 
 PARAPHRASE_TEMPLATES = (
     "a drawing of {label}",
@@ -43,10 +48,6 @@ def eval_prompt_sets(ds, prompts_per_split: int, diversity_prompts: int, diversi
     return sets
 
 
-def seeded_noise(seeds, shape=(4, 16, 16)) -> torch.Tensor:
-    return torch.stack([torch.randn(*shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
-
-
 @torch.no_grad()
 def generate_set(items, sampler, text_encoder, decode, device, batch=256) -> tuple[np.ndarray, np.ndarray]:
     """sampler(noise, cond, uncond) -> latents; decode(latents) -> 128 px images in [-1, 1].
@@ -67,3 +68,11 @@ def generate_set(items, sampler, text_encoder, decode, device, batch=256) -> tup
         img = F.avg_pool2d(img, 2)
         out.append(((img + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(out), np.concatenate(grains)
+
+
+def ds_prompts(cfg: FactoryConfig) -> list[str]:
+    """Every evaluation prompt (the largest evaluation's sets: 600 per split), for the text encoder's cosine."""
+    from .dataset import EmojiDataset
+
+    sets = eval_prompt_sets(EmojiDataset(Path(cfg.data.folder)), 600, 24, 8)
+    return sorted({p for v in sets.values() for p, _, _ in v})

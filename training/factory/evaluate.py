@@ -29,20 +29,7 @@ import torch
 from .config import FactoryConfig
 from .eval_prompts import eval_prompt_sets, generate_set
 from .metrics import frechet, item_scores, metrics, summarize
-
-# What an evaluation without a pipeline record measured: the autoencoder's decoder, fp32 MiniLM.
-OLD_PIPELINE = {"decoder": "autoencoder", "text_encoder": "minilm", "text_weights": "fp32", "unet_weights": "fp16",
-                "teacher_weights": "fp16"}
-
-
-def with_defaults(pipeline: dict | None) -> dict:
-    """A recorded pipeline with the parts it does not name filled in from the old one: records made
-    before a part became a setting were made with the old part. Records from before the teacher's
-    UNet had its own setting stored both UNets as `unet_weights` says."""
-    pipeline = dict(pipeline or {})
-    if "unet_weights" in pipeline:
-        pipeline.setdefault("teacher_weights", pipeline["unet_weights"])
-    return {**OLD_PIPELINE, **pipeline}
+from .pipeline_spec import eval_pipeline, with_defaults
 
 
 def eval_dir(cfg: FactoryConfig) -> Path:
@@ -70,15 +57,6 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
     out = {k: sets[k][:n] for k in ("train", "val", "paraphrase")}
     out["diversity"] = sets["diversity"][:cfg.eval.measured_diversity_prompts * seeds]
     return out
-
-
-def eval_pipeline(cfg: FactoryConfig) -> dict:
-    """The pipeline this evaluation measures: eval.decoder / .text_weights / .unet_weights / .teacher_weights, each
-    defaulting to the export's (so a plain `eval` measures what `export` ships)."""
-    from .export import export_pipeline
-
-    shipped = export_pipeline(cfg.export)
-    return {k: getattr(cfg.eval, k) or v for k, v in shipped.items()}
 
 
 def stored_unet(cfg: FactoryConfig, unet, role: str = "student"):

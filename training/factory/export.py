@@ -14,7 +14,6 @@ staging folder that replaces the model folder only when everything passed).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -26,9 +25,11 @@ import torch
 from .common import sha256_file
 from .config import ExportConfig, FactoryConfig
 from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alphas_cumprod
+from .eval_prompts import ds_prompts
+from .onnx_export import OPSET, ExportError, check_parity, export_graph, new_stage, ort_run, replace_with, write_manifest
 from .onnx_weights import fp16_weights
+from .pipeline_spec import export_pipeline, with_defaults
 
-OPSET = 17
 TEXT_ENCODER_LICENSE = {
     "name": "all-MiniLM-L6-v2 (sentence-transformers)",
     "license": "Apache-2.0",
@@ -36,41 +37,11 @@ TEXT_ENCODER_LICENSE = {
 }
 
 
-class ExportError(RuntimeError):
-    pass
-
-
 def models_root(cfg: FactoryConfig) -> Path:
     """export.out_dir; a relative one is relative to the repository root, where the app serves it
     (so `export` writes the same place whether run from the root or from training/)."""
     out = Path(cfg.export.out_dir)
     return out if out.is_absolute() else Path(__file__).resolve().parents[2] / out
-
-
-def export_graph(module, args, path: Path, input_names, output_names, dynamic_axes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(module, args, str(path), input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True, dynamo=False)
-
-
-def ort_run(path: Path, feeds: dict) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
-
-
-def check_parity(name: str, path: Path, feeds: dict, reference: np.ndarray, tolerance: float) -> float:
-    out = ort_run(path, feeds)[0]
-    err = float(np.abs(out - reference).max())
-    scale = float(np.abs(reference).max())
-    print(f"export: {name:13s} max|onnx - torch| = {err:.2e} (output max {scale:.2f}, tolerance {tolerance:g})")
-    if not np.isfinite(err) or err > tolerance:
-        raise ExportError(f"{name}: ONNX output differs from PyTorch by {err:.3g} > {tolerance:g}")
-    return err
 
 
 def export_unet_graph(wrapped: "UNetForExport", args, path: Path):
@@ -137,15 +108,6 @@ def keep_shipped_if_unchanged(name: str, staged: Path, shipped: Path, feeds: dic
     return err
 
 
-def ds_prompts(cfg: FactoryConfig) -> list[str]:
-    """Every evaluation prompt (the largest evaluation's sets: 600 per split), for the text encoder's cosine."""
-    from .dataset import EmojiDataset
-    from .eval_prompts import eval_prompt_sets
-
-    sets = eval_prompt_sets(EmojiDataset(Path(cfg.data.folder)), 600, 24, 8)
-    return sorted({p for v in sets.values() for p, _, _ in v})
-
-
 def text_encoder_cosine(enc, path: Path, prompts: list[str]) -> dict:
     """Per-token cosine of the exported text encoder's output to fp32 MiniLM's, over `prompts`."""
     ids = enc.tokenize(prompts)
@@ -178,10 +140,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     e = cfg.export
     out_root = models_root(cfg)
     final = out_root / e.model_id
-    stage = out_root / f".{e.model_id}.staging"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage = new_stage(final)
     run = Path(cfg.run_dir)
     from .distill import shipped_student_name
 
@@ -330,21 +289,11 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         "quality": quality or {},
     }
     write_manifest(stage / "manifest.json", manifest)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(stage, final)
+    replace_with(stage, final)
     update_index(out_root, manifest)
     total = sum(f["bytes"] for f in files.values())
     print(f"export: {final} ({total / 2**20:.1f} MiB: " + ", ".join(f"{k} {v['bytes'] / 2**20:.1f}" for k, v in files.items()) + ")")
     return final
-
-
-def export_pipeline(e: ExportConfig) -> dict:
-    """The evaluation pipeline that measures an export (an ExportConfig): fp16 text weights are
-    evaluated as fp32 (token cosine 0.999994 to fp32 over every evaluation prompt)."""
-    return {"decoder": e.decoder, "text_encoder": e.text_encoder,
-            "text_weights": "fp32" if e.text_weights == "fp16" else e.text_weights, "unet_weights": e.unet_weights,
-            "teacher_weights": e.teacher_weights}
 
 
 def measured_quality(run: Path, student_name: str, pipeline: dict | None = None) -> dict:
@@ -352,8 +301,6 @@ def measured_quality(run: Path, student_name: str, pipeline: dict | None = None)
     through the export's own pipeline (decoder and text weights), with the most prompts (a larger
     one has its own folder, eval.name), since small prompt sets bias FID towards 1× and leave
     verdicts undecided."""
-    from .evaluate import with_defaults
-
     key = f"student:{student_name}"
     pipeline = with_defaults(pipeline)
     reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
@@ -380,14 +327,6 @@ def requote_quality(cfg: FactoryConfig) -> Path:
     """`python -m factory requote`: the shipped manifest's `quality` from the largest evaluation of the
     student it ships, without exporting again (its files, hashes and the users' caches stay valid)."""
     return requote_manifest(models_root(cfg) / cfg.export.model_id / "manifest.json", Path(cfg.run_dir))
-
-
-def write_manifest(path: Path, manifest: dict):
-    """Validated against the app's contract before it is written: a bad manifest never reaches disk."""
-    from .manifest_schema import validate_manifest
-
-    validate_manifest(manifest)
-    path.write_text(json.dumps(manifest, indent=2))
 
 
 def requote_manifest(path: Path, run: Path) -> Path:

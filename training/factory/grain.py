@@ -24,8 +24,7 @@ import torch.nn.functional as F
 
 from .common import save_grid, to_uint8, write_json
 from .config import FactoryConfig
-from .diffusion import POLISH_T, ddim_sample, one_step, teacher_step
-from .eval_prompts import seeded_noise
+from .diffusion import POLISH_T, ddim_sample, one_step, seeded_noise, teacher_step
 
 
 def grain(x: torch.Tensor) -> float:

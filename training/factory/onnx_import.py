@@ -143,7 +143,8 @@ def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.
 def import_student(cfg: FactoryConfig, model_dir: Path | None = None) -> Path:
     """Write runs/<run>/distill/<student_variant>/student.pt from the exported model in `model_dir`
     (default: <export.out_dir>/<export.model_id>), so `distill.init_from` can continue from it."""
-    from .export import ExportError, check_parity, models_root, unet_feeds
+    from .export import models_root, unet_feeds
+    from .onnx_export import ExportError, check_parity
     from .teacher import build_unet
 
     model_dir = Path(model_dir or models_root(cfg) / cfg.export.model_id)

@@ -215,7 +215,7 @@ def token_cosine(model, enc, prompts: list[str]) -> np.ndarray:
 def train_text_student(cfg: FactoryConfig) -> dict:
     from .conditioning import text_encoder_for
     from .dataset import EmojiDataset
-    from .export import ds_prompts
+    from .eval_prompts import ds_prompts
 
     c = cfg.text_student
     path = student_path(cfg)

@@ -8,8 +8,8 @@ from torch import nn
 
 from factory.browser_decoder import BrowserDecoder, gflops, load_browser_decoder, train_browser_decoder
 from factory.config import FactoryConfig
-from factory.export import export_graph, ort_run
 from factory.grain import image_grain
+from factory.onnx_export import export_graph, ort_run
 from factory.onnx_weights import FP16_SUFFIX, INT8_SUFFIX, int8_module, int8_weights
 
 

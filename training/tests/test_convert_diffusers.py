@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from factory.convert_diffusers import ConvertOptions, convert
-from factory.export import ExportError, ort_run
 from factory.manifest_schema import validate_manifest
+from factory.onnx_export import ExportError, ort_run
 from factory.tiny_sd import build_tiny_pipeline, write_onestep_unet
 
 
