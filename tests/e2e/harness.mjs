@@ -4,6 +4,9 @@
 // A test that cannot run without an earlier one's outcome (the model loaded, say) names it in
 // `needs`; when that one failed, the test is reported as not run, naming the first failure, and
 // counted as failed: one broken step shows as itself, not as a cascade of unrelated errors.
+//
+// E2E_TEST=<text> runs only the tests whose name contains <text>, with the tests they need
+// (transitively) before them: any test can be run alone.
 
 const tests = [];
 
@@ -30,13 +33,28 @@ function withTimeout(promise, ms, name) {
  * Runs every registered test in order. A test whose `needs` did not pass is not run; it counts as
  * failed, and `notRun` says how many were.
  */
+/** The tests E2E_TEST selects (all without it), each preceded by what it needs, in registration order. */
+function selected() {
+  const only = process.env.E2E_TEST;
+  if (!only) return [...tests];
+  const byName = new Map(tests.map((t) => [t.name, t]));
+  const keep = new Set();
+  const add = (t) => {
+    if (keep.has(t.name)) return;
+    keep.add(t.name);
+    for (const n of t.needs) add(byName.get(n));
+  };
+  for (const t of tests) if (t.name.includes(only)) add(t);
+  return tests.filter((t) => keep.has(t.name));
+}
+
 export async function runAll() {
   let passed = 0;
   let failed = 0;
   let notRun = 0;
   // name → why it did not pass: its own failure's name, or the first failure it waited on
   const didNotPass = new Map();
-  for (const t of tests) {
+  for (const t of selected()) {
     const blocker = t.needs.find((n) => didNotPass.has(n));
     if (blocker !== undefined) {
       const first = didNotPass.get(blocker);

@@ -6,6 +6,7 @@
 //   E2E_<SUITE>=0                         skip a suite by its flag (each suite names its own, e.g.
 //                                         E2E_WASM=0, E2E_WEBGPU=0: SwiftShader, CPU-emulated WebGPU,
 //                                         measured 82 s per image on 2 idle cores, 137 s on busy ones)
+//   E2E_TEST=<text>                       only the tests whose name contains <text>, with what they need (harness.mjs)
 //   E2E_KNOWN_BUGS=1                      also run the tests of known, still open bugs (none at present)
 //   CHROMIUM=/path/to/chromium            browser binary (default /usr/bin/chromium)
 //

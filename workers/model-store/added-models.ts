@@ -3,7 +3,7 @@
  * never changes). The record holds the validated manifest and the folder URL its paths are
  * relative to, so a later visit loads the model from the file cache with no network at all.
  */
-import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { createStore, get, keys, set, type UseStore } from 'idb-keyval';
 import type { Manifest } from '../../src/shared/types';
 
 export interface AddedModel {
@@ -29,10 +29,6 @@ export async function getAdded(id: string): Promise<AddedModel | null> {
 
 export async function putAdded(model: AddedModel): Promise<void> {
   await set(model.id, model, db());
-}
-
-export async function removeAdded(id: string): Promise<void> {
-  await del(id, db());
 }
 
 export async function listAdded(): Promise<{ id: string; name: string; source: string; license: string }[]> {
