@@ -22,7 +22,7 @@ import { launch, openApp } from './lib/browser.mjs';
 import { loadFlops } from './lib/flops.mjs';
 import { describeMachine, loadSampler } from './lib/machine.mjs';
 import { parseOptions } from './lib/options.mjs';
-import { renderMarkdown, updateReadme } from './lib/report.mjs';
+import { renderHistory, renderMarkdown, updateReadme } from './lib/report.mjs';
 import * as coldStart from './sections/cold-start.mjs';
 import * as latency from './sections/latency.mjs';
 import * as limit from './sections/limit.mjs';
@@ -127,15 +127,17 @@ async function runTuning(opts) {
   }
   const md = renderMarkdown(root);
   writeFileSync(path.join(root, 'bench/results/README-table.md'), md);
+  writeFileSync(path.join(root, 'bench/HISTORY.md'), renderHistory(root));
   if (opts.readme) updateReadme(root, md);
-  log(`wrote bench/results/${tuningFile}`);
+  log(`wrote bench/results/${tuningFile} and bench/HISTORY.md`);
 }
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.renderOnly) {
     updateReadme(root, renderMarkdown(root));
-    return log('README table rewritten from bench/results/*.json');
+    writeFileSync(path.join(root, 'bench/HISTORY.md'), renderHistory(root));
+    return log('README table and bench/HISTORY.md rewritten from bench/results/*.json');
   }
   if (opts.build) {
     const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
@@ -183,9 +185,12 @@ async function main() {
   }
 
   save();
-  const md = renderMarkdown(root);
-  writeFileSync(path.join(dir, 'README-table.md'), md);
-  if (opts.readme) updateReadme(root, md);
+  if (opts.readme) {
+    const md = renderMarkdown(root);
+    writeFileSync(path.join(dir, 'README-table.md'), md);
+    writeFileSync(path.join(root, 'bench/HISTORY.md'), renderHistory(root));
+    updateReadme(root, md);
+  }
   log(`wrote bench/results/${opts.name}.json${opts.readme ? ' and the README table' : ''}`);
 }
 

@@ -41,6 +41,10 @@ export function parseOptions(argv) {
     ...(o.backends.includes('wasm') ? ['wasm'] : []),
     ...(o.backends.includes('webgpu') && (o.only.has('webgpu') || o.gpu) ? [o.gpu ? 'gpu' : 'swiftshader'] : []),
   ];
-  o.name ??= o.gpu ? 'gpu' : 'cpu';
+  // A run of some sections (--only) is a partial picture: it goes to <name>-partial.json and never
+  // replaces the full results the README table is rendered from.
+  const partial = SECTIONS.some((sec) => !o.only.has(sec));
+  o.name ??= `${o.gpu ? 'gpu' : 'cpu'}${partial ? '-partial' : ''}`;
+  if (partial) o.readme = false;
   return o;
 }
