@@ -38,7 +38,11 @@ export interface GraphSpec {
   outputs: Record<string, TensorSpec>;
 }
 
-/** The parts of manifest.json the worker relies on (validated in workers/model-store/manifest.ts). */
+/**
+ * The parts of manifest.json the worker relies on. Its shape and bounds are defined once, in
+ * manifest.schema.json (validated against in workers/model-store/manifest.ts and by the factory's
+ * exporters); this interface is the compiler's view of the same fields.
+ */
 export interface Manifest {
   schema: number;
   id: string;

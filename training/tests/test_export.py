@@ -100,10 +100,18 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
 
 
 def test_bad_manifest_is_rejected():
+    """The shared schema (src/shared/manifest.schema.json) refuses, naming the field."""
     from factory.manifest_schema import ManifestError, validate_manifest
 
-    with pytest.raises(ManifestError, match="files"):
+    with pytest.raises(ManifestError, match="missing '"):
         validate_manifest({"schema": 1, "id": "x"})
+    shipped = json.loads((Path(__file__).resolve().parents[2] / "public/models/onestep-emoji/manifest.json").read_text())
+    validate_manifest(shipped)
+    for field, value, named in [("sha256", "zz", "files.unet.sha256"), ("path", "../x.onnx", "files.unet.path"), ("bytes", 2**40, "files.unet.bytes")]:
+        bad = json.loads(json.dumps(shipped))
+        bad["files"]["unet"][field] = value
+        with pytest.raises(ManifestError, match=named.replace(".", r"\.")):
+            validate_manifest(bad)
 
 
 def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(tmp_path):
