@@ -64,7 +64,7 @@ RUNNERS = {
     "restore": _call("milestone", "restore_milestone"),
     "classifier-milestone": _call("classifier", "save_instrument"),
     "import-student": _call("onnx_import", "import_student"),
-    "requote": _call("export", "requote_quality"),
+    "requote": _call("quoted_quality", "requote_quality"),
     "grain": _call("grain", "measure_grain"),
 }
 

@@ -269,3 +269,10 @@ def from_dict(d: dict) -> FactoryConfig:
 
 def to_dict(cfg) -> dict:
     return json.loads(json.dumps(asdict(cfg)))
+
+
+def models_root(cfg: FactoryConfig) -> Path:
+    """export.out_dir; a relative one is relative to the repository root, where the app serves it
+    (so `export` writes the same place whether run from the root or from training/)."""
+    out = Path(cfg.export.out_dir)
+    return out if out.is_absolute() else Path(__file__).resolve().parents[2] / out

@@ -1,5 +1,8 @@
 """Converter: a diffusers one-step UNet + its base SD pipeline (local folders) -> the app's ONNX layout.
 
+Why one file of ~350 lines: it is one command whose steps (load, export four graphs, check parity,
+write the manifest) share its options; the parts it shares with `export` are in onnx_export.py.
+
   python -m factory.convert_diffusers --pipeline PIPELINE_DIR [--unet UNET_DIR_OR_FILE] --out OUT_DIR \
       --id ID --name NAME --license LICENSE --rule euler|ddpm [--timestep 999] [--precision fp16]
 

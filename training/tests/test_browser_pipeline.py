@@ -28,8 +28,8 @@ def test_the_default_browser_decoder_fits_its_budget_and_decodes_16x16_to_128x12
 def test_the_decoder_stage_trains_on_student_outputs_and_reports_both_decoders(tiny_trained):
     """Both robustness routes on: residuals added to real latents, and student latents paired with
     the autoencoder's image of their polished latent."""
-    from factory.browser_decoder import student_targets
     from factory.distill import train_student
+    from factory.student_errors import student_targets
 
     train_student(tiny_trained, tiny_trained.distill.variant)  # the residuals come from the student
     tiny_trained = copy.deepcopy(tiny_trained)

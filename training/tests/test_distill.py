@@ -185,7 +185,7 @@ class ConstScore(torch.nn.Module):
 def test_dm_gradient_pushes_towards_the_real_score():
     """Toy case: if the real score says x0 = 0 and the fake says x0 = x, the step moves x towards 0."""
     from factory.diffusion import alphas_cumprod
-    from factory.distill import distribution_matching_loss
+    from factory.dmd_losses import distribution_matching_loss
 
     x = torch.full((2, 4, 4, 4), 1.0, requires_grad=True)
     real = ConstScore(torch.zeros(1))
@@ -199,7 +199,7 @@ def test_dm_gradient_pushes_towards_the_real_score():
 def test_polish_gradient_removes_what_the_teacher_denoises_away():
     """Toy case: an output = smooth + checkerboard grain, a teacher that denoises to the smooth part:
     descent on the polish loss lowers exactly the grain."""
-    from factory.distill import polish_loss
+    from factory.dmd_losses import polish_loss
 
     smooth = torch.full((2, 4, 8, 8), 0.7)
     grain = 0.3 * (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).mul(2).sub(1).expand(2, 4, 8, 8)

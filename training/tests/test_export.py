@@ -115,7 +115,7 @@ def test_bad_manifest_is_rejected():
 
 
 def test_manifest_quality_quotes_the_largest_evaluation_of_the_exported_student(tmp_path):
-    from factory.export import measured_quality
+    from factory.quoted_quality import measured_quality
 
     def report(folder, n, students, teacher_fid=5.0):
         rows = {"real vs real": {"fid": 10.0 / n}, "teacher@25x3.5": {"fid": teacher_fid},
@@ -148,7 +148,8 @@ def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tin
     import dataclasses
 
     from factory.distill import train_student
-    from factory.export import export_model, requote_manifest
+    from factory.export import export_model
+    from factory.quoted_quality import requote_manifest
 
     train_student(tiny_trained, tiny_trained.distill.variant)
     train_browser_decoder(tiny_trained)

@@ -1,6 +1,8 @@
 // The app on WASM (no WebGPU adapter offered): first visit, painting off the UI thread, prompt and
 // seed effects, bad input, IndexedDB reload with zero model requests, corrupted-chunk repair, compare
 // view. Shares one browser context; later tests rely on what earlier ones cached.
+// Why one file of ~300 lines: the cases share one browser and the model it cached (loading it again
+// per file costs a minute on 2 cores).
 import { chromium } from 'playwright-core';
 import { assert, runAll, test } from '../harness.mjs';
 import { SEED, baseArgs, canvasStats, executablePath, fileSources, isModelFile, typeAndWait, waitReady } from '../lib/app-page.mjs';

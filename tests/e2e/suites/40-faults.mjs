@@ -5,6 +5,7 @@
 // "clear downloaded models" during a download, and in one tab while another generates.
 // Each case uses a fresh browser context (empty storage). Service workers are blocked here so the
 // server log shows exactly what the page fetched (the offline suite covers the service worker).
+// Why one file of ~300 lines: every case uses the same misbehaving server and its request log.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';

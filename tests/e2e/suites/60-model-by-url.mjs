@@ -5,6 +5,8 @@
 // a corrupted file, hostile repositories, a model whose output is NaN), stopped by the person while it hangs or while it waits in the worker's queue,
 // and otherwise added: size and licence shown, downloaded with progress, verified, cached,
 // generating, and loaded again from IndexedDB with the hub stopped.
+// Why one file of ~600 lines: every case shares one tiny-SD build (minutes), one stand-in hub and one
+// browser; each case is a repository in `repos` plus a test, so a new case is added in two places here.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
