@@ -3,13 +3,14 @@
  * step runs in the worker, so typing stays smooth. Prompt text is only ever set as textContent
  * or an input's value, never parsed as HTML.
  */
-import * as Comlink from 'comlink';
 import { TYPE_DEBOUNCE_MS } from './shared/config';
 import type { GenerateRequest, GenerateResult, LoadResult, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
 import { paint } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
+import { Explore, exploreControls } from './ui/explore';
+import { loadProgress } from './ui/load-progress';
 import { errorMessage } from './ui/error-message';
 import { describeProgress, describeReady } from './ui/format';
 import { appStateView, startOfflineSupport } from './ui/pwa';
@@ -83,10 +84,10 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
       model = { ...model, backend: result.backend, backendNote: result.switchNote ?? 'it switched' };
     generation += 1;
     lastPainted = { prompt: req.prompt, seed: image.seed };
-    markPainted(output, status, { generation, prompt: req.prompt, seed: image.seed }, result);
+    markPainted(output, status, { generation, prompt: req.prompt, seed: image.seed, explore: req.explore }, result);
     $('size').textContent = `${image.width} × ${image.height} pixels, shown at ${output.clientWidth} px`;
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
-    history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed }));
+    history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed, explore: req.explore }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
     compare.painted();
   },
@@ -104,7 +105,7 @@ function requestImage(): void {
   clearTimeout(debounce);
   const submit = () => {
     markStatus(status, 'generating');
-    typing.submit({ prompt: promptInput.value, seed: seedBox.current, count: 1 });
+    typing.submit({ prompt: promptInput.value, seed: seedBox.current, count: 1, explore: explore.point });
   };
   if (TYPE_DEBOUNCE_MS > 0) debounce = window.setTimeout(submit, TYPE_DEBOUNCE_MS);
   else submit();
@@ -121,6 +122,14 @@ $('controls').addEventListener('submit', (e) => {
 buttons.shuffle.addEventListener('click', () => {
   seedBox.set(randomSeed());
   requestImage();
+});
+
+// From the image toward another seed or prompt, painted while dragging (ui/explore.ts).
+const explore = new Explore({
+  controls: exploreControls(),
+  request: requestImage,
+  painted: () => typing.idle(),
+  seed: () => seedBox.current,
 });
 
 // ---- actions --------------------------------------------------------------------------------
@@ -165,21 +174,6 @@ const onLoadProgress = (p: Progress) => {
     markDownloading(progress, p.file);
   }
 };
-
-/**
- * A progress callback for one load that goes quiet once the load has settled. When one file of a
- * load fails, the worker lets the others finish downloading and storing (so the next try only
- * fetches what is missing); their progress must not overwrite the error (or the ready line).
- */
-function loadProgress(fn: (p: Progress) => void): { callback: (p: Progress) => void; end(): void } {
-  let open = true;
-  return {
-    callback: Comlink.proxy((p: Progress) => {
-      if (open) fn(p);
-    }),
-    end: () => void (open = false),
-  };
-}
 
 /** The page switches to a loaded model (at boot, after a worker restart, or after one was added by URL). */
 function useModel(r: LoadResult): void {
@@ -269,6 +263,8 @@ async function boot(): Promise<void> {
   if (shared.badSeed !== undefined) {
     seedBox.linkSeedRefused(shared.badSeed);
   }
+  explore.seedChanged(seedBox.current);
+  if (shared.explore) explore.restore(shared.explore);
 
   // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
   void navigator.storage?.persist?.().catch(() => false);

@@ -25,6 +25,7 @@ import { forgetUnusableFiles, UrlModels } from './model-store/add-by-url';
 import { encodeText } from './pipeline/encode-text';
 import { studentImages, teacherImage } from './pipeline/generate';
 import { normalizeSeed } from './pipeline/noise';
+import { embeddingAt, exploreOf, towardSeed } from './pipeline/explore';
 import { EmbeddingCache, ImageCache, promptTokens } from './pipeline/prompt-caches';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
@@ -186,7 +187,8 @@ export class Generator {
     const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
     const seed = normalizeSeed(req.seed);
     const tokens = promptTokens(m.tokenizer, req.prompt);
-    const key = `${tokens.key}|${seed}|${count}`;
+    const explore = exploreOf(req, m.tokenizer);
+    const key = `${tokens.key}|${seed}|${count}${explore?.key ?? ''}`;
     const reused = req.reuse !== false ? this.lastImages.get(key) : null;
     if (reused) {
       return {
@@ -199,10 +201,11 @@ export class Generator {
         steps: 0,
       };
     }
-    const { data: emb, ms: encodeMs } = await this.embeddings.get(m, tokens);
+    const { data: emb, ms: encodeMs } = await embeddingAt(this.embeddings, m, tokens, explore);
 
     onProgress?.({ phase: 'generate', step: 0, steps: 1 });
-    const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count);
+    const noiseOf = explore?.seedMix ? towardSeed(explore.toSeed, explore.seedMix) : undefined;
+    const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count, noiseOf);
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
     this.lastImages.put(key, images);
     return {
@@ -237,13 +240,11 @@ export class Generator {
         const t0 = performance.now();
         const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
         const seed = normalizeSeed(req.seed);
-        const { data: embedded, ms: encodeMs } = await this.embeddings.get(m, promptTokens(m.tokenizer, req.prompt));
-        const cond =
-          embedded instanceof Float32Array ? embedded : await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(req.prompt), 1);
+        const { data: cond, ms: encodeMs } = await this.embeddings.get(m, promptTokens(m.tokenizer, req.prompt), 'data');
         this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
         const { images, denoiseMs, decodeMs } = await teacherImage(
           { ...m, teacher: m.teacher },
-          cond,
+          cond as Float32Array,
           this.uncond,
           seed,
           steps,

@@ -191,6 +191,18 @@ export interface GenerateRequest {
    * as the one before returns that request's images again (steps: 0), as the networks would.
    */
   reuse?: boolean;
+  /** Explore from this image toward another seed and/or prompt (workers/pipeline/explore.ts). */
+  explore?: ExploreRequest;
+}
+
+/** A point between the request's seed and prompt (position 0) and these (position 1). */
+export interface ExploreRequest {
+  toSeed: number;
+  /** 0…1 in thousandths: the start noise slerped from `seed`'s toward `toSeed`'s */
+  seedMix: number;
+  toPrompt: string;
+  /** 0…1 in thousandths: the text embedding moved from `prompt`'s toward `toPrompt`'s */
+  promptMix: number;
 }
 
 export interface TeacherRequest {

@@ -7,14 +7,15 @@
  *                backend, loadMs, loadPhases (JSON), cached, model       — after a load
  *                ms, steps, backend, stages (JSON, ms per stage)         — after each image
  *                teacher (the compare teacher's state)
- *   #output      generation (count of images painted), prompt, seed      — the image on screen
+ *   #output      generation (count of images painted), prompt, seed,     — the image on screen
+ *                explore (JSON of the explore point; absent at the start)
  *   #progress    file (the file downloading)
  *   #app-state   state (the service worker's: offline-ready, update-available, …)
  *   #add-model-status  state, error;  #plan-license license;  #plan-size bytes
  *   #files li    file, source (cache | network), resumed (bytes already stored)
  *   <html>       build
  */
-import type { GenerateResult, LoadResult } from '../shared/types';
+import type { ExploreRequest, GenerateResult, LoadResult } from '../shared/types';
 
 export type StatusState = 'loading' | 'ready' | 'generating' | 'error';
 
@@ -40,12 +41,14 @@ export function markLoaded(status: HTMLElement, r: LoadResult): void {
 export function markPainted(
   output: HTMLElement,
   status: HTMLElement,
-  painted: { generation: number; prompt: string; seed: number },
+  painted: { generation: number; prompt: string; seed: number; explore?: ExploreRequest },
   result: GenerateResult,
 ): void {
   output.dataset.generation = String(painted.generation);
   output.dataset.prompt = painted.prompt;
   output.dataset.seed = String(painted.seed);
+  if (painted.explore) output.dataset.explore = JSON.stringify(painted.explore);
+  else delete output.dataset.explore;
   status.dataset.ms = String(Math.round(result.ms));
   status.dataset.steps = String(result.steps);
   status.dataset.backend = result.backend;

@@ -39,4 +39,19 @@ describe('share link (URL fragment)', () => {
     expect(junk.seed).toBeNull();
     expect(junk.badSeed?.length).toBe(40); // what the page quotes back is bounded
   });
+
+  it('restores an explore point exactly, and leaves out a slider at 0', () => {
+    const explore = { toSeed: 9, seedMix: 0.25, toPrompt: 'dog & "cat"', promptMix: 0.5 };
+    expect(readShared(writeShared({ prompt: 'cat', seed: 7, explore })).explore).toEqual(explore);
+    const seedOnly = writeShared({ prompt: 'cat', seed: 7, explore: { ...explore, promptMix: 0 } });
+    expect(seedOnly).not.toContain('toprompt');
+    expect(readShared(seedOnly).explore).toEqual({ toSeed: 9, seedMix: 0.25, toPrompt: '', promptMix: 0 });
+  });
+
+  it('ignores an explore point that breaks the rules (bad target seed, position outside [0, 1])', () => {
+    expect(readShared('#prompt=x&seed=1&toseed=-4&seedmix=0.5').explore).toBeUndefined();
+    expect(readShared('#prompt=x&seed=1&toseed=4&seedmix=2').explore).toBeUndefined();
+    expect(readShared('#prompt=x&seed=1&toprompt=y&promptmix=NaN').explore).toBeUndefined();
+    expect(readShared('#prompt=x&seed=1&toprompt=y&promptmix=0.12345').explore?.promptMix).toBe(0.123);
+  });
 });

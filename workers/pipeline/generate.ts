@@ -33,8 +33,15 @@ export interface Painted {
 /**
  * `count` images of one prompt, image i from seed + i (so a variation re-run alone looks the same).
  * `emb` is one prompt's [1, L, D] embedding: float32 data, or a GPU tensor (then one image per call).
+ * `noiseOf` gives each image's start noise (an explore point moves it toward another seed's).
  */
-export async function studentImages(parts: StudentParts, emb: Float32Array | ort.Tensor, seed: number, count: number): Promise<Painted> {
+export async function studentImages(
+  parts: StudentParts,
+  emb: Float32Array | ort.Tensor,
+  seed: number,
+  count: number,
+  noiseOf: (seed: number, n: number) => Float32Array = gaussianNoise,
+): Promise<Painted> {
   const { manifest } = parts;
   const { channels, height, width } = manifest.latent;
   const latentSize = channels * height * width;
@@ -44,7 +51,7 @@ export async function studentImages(parts: StudentParts, emb: Float32Array | ort
   for (let start = 0; start < count; start += per) {
     const n = Math.min(per, count - start);
     const noise = new Float32Array(n * latentSize);
-    for (let i = 0; i < n; i++) noise.set(gaussianNoise((seed + start + i) >>> 0, latentSize), i * latentSize);
+    for (let i = 0; i < n; i++) noise.set(noiseOf((seed + start + i) >>> 0, latentSize), i * latentSize);
     const t1 = performance.now();
     const x0 = checkFinite(await denoiseOneStep(parts.unet, manifest, noise, repeat(emb, n), n), 'the UNet');
     const t2 = performance.now();

@@ -2,7 +2,8 @@
  * The two caches that make typing cheap, both keyed by the prompt's token ids rather than its text:
  * a keystroke that leaves the ids as they were (a trailing space, letter case for the uncased
  * MiniLM) changes nothing the networks would see.
- *   - EmbeddingCache: the last prompt's text embedding; changing only the seed skips the encoder.
+ *   - EmbeddingCache: the last few prompts' text embeddings; changing only the seed skips the
+ *     encoder, and an explore between two prompts encodes each once.
  *   - ImageCache: the last request's images, keyed by ids, seed and count; an unchanged request
  *     comes back without running any network.
  */
@@ -29,27 +30,47 @@ export interface TextEncoderParts {
   gpuEmbedding: boolean;
 }
 
-export class EmbeddingCache {
-  private last: { key: string; data: Float32Array | ort.Tensor } | null = null;
+/** Where an embedding lives: as the backend likes it (a GPU tensor on WebGPU), or as float32 data. */
+export type EmbeddingKind = 'auto' | 'data';
 
-  /** The prompt's embedding, encoded only if its ids differ from the last prompt's; ms 0 when cached. */
-  async get(m: TextEncoderParts, { ids, key }: PromptTokens): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
-    if (this.last?.key === key) return { data: this.last.data, ms: 0 };
+export class EmbeddingCache {
+  /** The newest few embeddings, newest last: the prompt being typed, and an explore's two endpoints. */
+  private entries: { key: string; data: Float32Array | ort.Tensor }[] = [];
+  private static readonly SIZE = 3;
+
+  /**
+   * The prompt's embedding, encoded only if these ids were not among the last few; ms 0 when cached.
+   * 'data' always gives float32 values (mixing two embeddings needs them, even on WebGPU).
+   */
+  async get(
+    m: TextEncoderParts,
+    { ids, key }: PromptTokens,
+    kind: EmbeddingKind = 'auto',
+  ): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
+    const onGpu = kind === 'auto' && m.gpuEmbedding;
+    const slot = `${onGpu ? 'gpu' : 'data'}|${key}`;
+    const hit = this.entries.findIndex((e) => e.key === slot);
+    if (hit >= 0) {
+      const [entry] = this.entries.splice(hit, 1);
+      this.entries.push(entry);
+      return { data: entry.data, ms: 0 };
+    }
     const t0 = performance.now();
-    const data = m.gpuEmbedding
-      ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1)
-      : await encodeText(m.textEncoder, m.manifest, ids, 1);
-    this.clear();
-    this.last = { key, data };
+    const data = onGpu ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
+    this.entries.push({ key: slot, data });
+    while (this.entries.length > EmbeddingCache.SIZE) dispose(this.entries.shift()!.data);
     return { data, ms: performance.now() - t0 };
   }
 
   /** A GPU-resident embedding is ORT's to free: dispose it when it is replaced or the model goes. */
   clear(): void {
-    const old = this.last?.data;
-    if (old && !(old instanceof Float32Array)) old.dispose();
-    this.last = null;
+    for (const e of this.entries) dispose(e.data);
+    this.entries = [];
   }
+}
+
+function dispose(data: Float32Array | ort.Tensor): void {
+  if (!(data instanceof Float32Array)) data.dispose();
 }
 
 export class ImageCache {
