@@ -41,7 +41,8 @@ export interface GraphSpec {
 /**
  * The parts of manifest.json the worker relies on. Its shape and bounds are defined once, in
  * manifest.schema.json (validated against in workers/model-store/manifest.ts and by the factory's
- * exporters); this interface is the compiler's view of the same fields.
+ * exporters); this interface is the compiler's view of the same fields, and
+ * tests/unit/manifest-type-vs-schema.test.ts fails when the two drift apart.
  */
 export interface Manifest {
   schema: number;
