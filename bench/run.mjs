@@ -4,7 +4,7 @@
 //
 //   npm run bench                               everything (≈ 25 min on 2 busy cores; 1,000 generations dominate)
 //   npm run bench -- --reps 9 --gens 200        fewer repetitions
-//   npm run bench -- --only latency,overhead    some sections: latency overhead limit teacher threads cold memory size profile webgpu
+//   npm run bench -- --only latency,overhead    some sections: latency overhead limit explore teacher threads cold memory size profile webgpu
 //   npm run bench -- --backends wasm            skip WebGPU (on SwiftShader it takes ~80 s per image)
 //   npm run bench -- --gpu                      a machine with a GPU: WebGPU on real hardware (bench/gpu.sh)
 //   npm run bench -- --no-build --no-readme     reuse dist/, leave the README alone
@@ -24,6 +24,7 @@ import { describeMachine, loadSampler } from './lib/machine.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { renderHistory, renderMarkdown, updateReadme } from './lib/report.mjs';
 import * as coldStart from './sections/cold-start.mjs';
+import * as explore from './sections/explore.mjs';
 import * as latency from './sections/latency.mjs';
 import * as limit from './sections/limit.mjs';
 import * as memory from './sections/memory.mjs';
@@ -79,6 +80,8 @@ async function runBrowserSide(mode, opts, baseUrl, out) {
       if (want('latency')) await section(out, 'latency', () => latency.run({ page, reps, log, typing: mode !== 'swiftshader' }));
       if (want('overhead')) await section(out, 'overhead', () => overhead.run({ page, reps, log }));
       if (want('limit') && b.backend === 'wasm') await section(out, 'matmulPeak', () => limit.run({ page, reps: 8, log }));
+      // Not on SwiftShader: at ~80 s per image a drag paints nothing to count.
+      if (want('explore') && mode !== 'swiftshader') await section(out, 'explore', () => explore.run({ page, reps, log }));
       if (want('teacher') && mode !== 'swiftshader')
         await section(out, 'teacher', () => teacher.run({ page, reps: opts.teacherReps, log }));
     } finally {

@@ -3,12 +3,12 @@
  * step runs in the worker, so typing stays smooth. Prompt text is only ever set as textContent
  * or an input's value, never parsed as HTML.
  */
-import { TYPE_DEBOUNCE_MS } from './shared/config';
 import type { GenerateRequest, GenerateResult, LoadResult, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
-import { paint } from './ui/canvas';
+import { paint, pngName } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
+import { galleryControls, initGallery } from './ui/gallery-panel';
 import { Explore, exploreControls } from './ui/explore';
 import { loadProgress } from './ui/load-progress';
 import { errorMessage } from './ui/error-message';
@@ -16,12 +16,12 @@ import { describeProgress, describeReady } from './ui/format';
 import { appStateView, startOfflineSupport } from './ui/pwa';
 import { randomSeed } from './ui/seed';
 import { SeedBox } from './ui/seed-box';
-import { readShared, writeShared } from './ui/share-link';
+import { linkWithModel, readShared, writeShared } from './ui/share-link';
 import { SupervisedGenerator } from './ui/supervisor';
 import { initOutputActions } from './ui/output-actions';
 import { markBuild, markDownloading, markError, markLoaded, markPainted, markStatus } from './ui/page-state';
 import { initStoragePanel } from './ui/storage-panel';
-import { chooseModel, readModelIndex } from './ui/model-choice';
+import { readModelIndex, startingModel } from './ui/model-choice';
 import { installTestHooks } from './ui/test-hooks';
 import { createGeneratorWorker } from './ui/worker-client';
 import { installTrustedTypesPolicy } from './shared/trusted-types';
@@ -62,7 +62,7 @@ const generator = new SupervisedGenerator(createGeneratorWorker, {
 let model: LoadResult | null = null;
 let loadRequest: { modelId: string; backend: 'auto' | 'webgpu' | 'wasm'; threads?: number } | null = null;
 let generation = 0;
-let lastPainted: { prompt: string; seed: number } | null = null;
+let lastPainted: { prompt: string; seed: number; explore?: GenerateRequest['explore'] } | null = null;
 
 function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'error'): void {
   status.textContent = text;
@@ -83,13 +83,14 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     if (model && result.backend !== model.backend)
       model = { ...model, backend: result.backend, backendNote: result.switchNote ?? 'it switched' };
     generation += 1;
-    lastPainted = { prompt: req.prompt, seed: image.seed };
+    lastPainted = { prompt: req.prompt, seed: image.seed, explore: req.explore };
     markPainted(output, status, { generation, prompt: req.prompt, seed: image.seed, explore: req.explore }, result);
     $('size').textContent = `${image.width} × ${image.height} pixels, shown at ${output.clientWidth} px`;
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed, explore: req.explore }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
     compare.painted();
+    gallery.imagePainted();
   },
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
   (_req, err) => {
@@ -99,16 +100,12 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
   },
 );
 
-let debounce = 0;
+// No pause after a keystroke: the coalescer keeps at most one waiting request, so a debounce
+// would only add latency (the benchmark measured the former 60 ms as exactly that).
 function requestImage(): void {
   if (!model) return;
-  clearTimeout(debounce);
-  const submit = () => {
-    markStatus(status, 'generating');
-    typing.submit({ prompt: promptInput.value, seed: seedBox.current, count: 1, explore: explore.point });
-  };
-  if (TYPE_DEBOUNCE_MS > 0) debounce = window.setTimeout(submit, TYPE_DEBOUNCE_MS);
-  else submit();
+  markStatus(status, 'generating');
+  typing.submit({ prompt: promptInput.value, seed: seedBox.current, count: 1, explore: explore.point });
 }
 
 promptInput.addEventListener('input', requestImage);
@@ -130,6 +127,24 @@ const explore = new Explore({
   request: requestImage,
   painted: () => typing.idle(),
   seed: () => seedBox.current,
+  canvas: output,
+  videoName: () => pngName(promptInput.value, seedBox.current).replace(/\.png$/, '-morph.webm'),
+});
+
+// Keep what you made: an on-device gallery apart from the model files (ui/gallery-panel.ts).
+const gallery = initGallery({
+  controls: galleryControls(),
+  canvas: output,
+  painted: () => lastPainted && model && { ...lastPainted, modelId: model.modelId, modelVersion: model.version, backend: model.backend },
+  open: (entry) => {
+    // Made with another model: open the page on that one (a reload), at this image's link.
+    if (model && entry.modelId !== model.modelId) return location.assign(linkWithModel(entry.modelId, entry));
+    promptInput.value = entry.prompt;
+    seedBox.set(entry.seed);
+    explore.restore(entry.explore);
+    requestImage();
+    output.scrollIntoView({ block: 'nearest' });
+  },
 });
 
 // ---- actions --------------------------------------------------------------------------------
@@ -276,18 +291,9 @@ async function boot(): Promise<void> {
   if (params.get('bench') === '1') Object.assign(window, { __onestepBench: { generator, paint, modelId: () => model?.modelId } });
   const index = await readModelIndex();
   addModel.showKnown(index);
-  // A link naming a model this device neither ships nor has added (or junk) opens the default
-  // model with a note (model-choice.ts). Judged before loading, so a known model that fails to
-  // load still says why.
-  const chosen = await chooseModel(params.get('model'), index, async () => (await generator.listAdded()).map((a) => a.id));
-  if (chosen.note) {
-    const url = new URL(location.href);
-    url.searchParams.delete('model');
-    history.replaceState(null, '', url);
-    notice.hidden = false;
-    notice.textContent = chosen.note;
-  }
-  loadRequest = { modelId: chosen.modelId, backend, threads };
+  // Judged before loading (model-choice.ts), so a known model that fails to load still says why.
+  const modelId = await startingModel(params.get('model'), index, async () => (await generator.listAdded()).map((a) => a.id), notice);
+  loadRequest = { modelId, backend, threads };
   await loadModel();
 }
 

@@ -1,5 +1,5 @@
 // Command-line options of bench/run.mjs (see the header there).
-export const SECTIONS = ['latency', 'overhead', 'limit', 'teacher', 'threads', 'cold', 'memory', 'size', 'profile', 'webgpu'];
+export const SECTIONS = ['latency', 'overhead', 'limit', 'explore', 'teacher', 'threads', 'cold', 'memory', 'size', 'profile', 'webgpu'];
 
 export function parseOptions(argv) {
   const o = {

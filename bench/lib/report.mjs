@@ -35,6 +35,14 @@ function headline(sides) {
       if (!a) return null;
       return `${a.imagesPerSecond} images/s${a.computedPerSecond !== undefined ? ` (${a.computedPerSecond} computed/s, ${a.reused} of ${a.images} reused)` : ''}, ${a.lastKeyToPixelsMs} ms`;
     }),
+    row('explore: frames painted/s while dragging (60 Hz input), frame interval median / p95', (r) => {
+      const d = r.explore?.drag;
+      return d ? `${d.framesPerSecond.median}/s, ${d.frameIntervalMs.median} / ${d.frameIntervalMs.p95} ms` : null;
+    }),
+    row('variations grid: batch of 4 vs 4 × 1 (4 × 1 time / batch time)', (r) => {
+      const g = r.explore?.grid;
+      return g ? `${ratio(g.sequentialOverBatched)}: ${g.batchedMs.median} ms vs ${g.sequentialMs.median} ms` : null;
+    }),
     row('student vs teacher (25 steps, guidance 5), end to end', (r) =>
       r.teacher?.ratio
         ? `${ratio(r.teacher.ratio)}: ${Math.round(r.teacher.studentMs.median)} ms vs ${Math.round(r.teacher.teacherMs.median)} ms`

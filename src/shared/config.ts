@@ -13,13 +13,6 @@ export const VARIATION_COUNT = 4;
 export const MAX_BATCH = 8;
 
 /**
- * Pause after a keystroke before generating. 0: start at once. The coalescer already keeps at
- * most one waiting request, so a pause only delays the image: the benchmark (bench/) measured the
- * former 60 ms as pure added keystroke-to-pixels latency.
- */
-export const TYPE_DEBOUNCE_MS = 0;
-
-/**
  * Where models may come from, besides our own origin.
  *
  * The app talks to its own origin only, until a person adds a model by URL ("Add a model", issue 6):

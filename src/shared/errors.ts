@@ -23,7 +23,10 @@ export type OnestepErrorName =
   | 'DeviceLimitError'
   | 'InsufficientStorageError'
   | 'HostNotAllowedError'
-  | 'BadOutputError';
+  | 'BadOutputError'
+  | 'GalleryFullError'
+  | 'GalleryUnavailableError'
+  | 'VideoUnsupportedError';
 
 abstract class OnestepError extends Error {
   abstract override readonly name: OnestepErrorName;
@@ -127,4 +130,19 @@ export function isQuotaExceeded(err: unknown): boolean {
 /** A network gave NaN, infinite values or a blank image (check-output.ts): nothing is painted. */
 export class BadOutputError extends OnestepError {
   override readonly name = 'BadOutputError' as const;
+}
+
+/** Storage refused a gallery entry (QuotaExceededError): nothing was written and nothing was deleted to make room. */
+export class GalleryFullError extends OnestepError {
+  override readonly name = 'GalleryFullError' as const;
+}
+
+/** IndexedDB is missing or throwing (private browsing in some browsers): the gallery cannot keep images here. */
+export class GalleryUnavailableError extends OnestepError {
+  override readonly name = 'GalleryUnavailableError' as const;
+}
+
+/** This browser has no WebCodecs video encoder for WebM (VP9 or VP8), so the morph cannot be saved as video. */
+export class VideoUnsupportedError extends OnestepError {
+  override readonly name = 'VideoUnsupportedError' as const;
 }

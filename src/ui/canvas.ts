@@ -25,7 +25,12 @@ export function pngName(prompt: string, seed: number): string {
 }
 
 export async function downloadPng(canvas: HTMLCanvasElement, name: string): Promise<void> {
-  const url = URL.createObjectURL(await canvasToPng(canvas));
+  downloadBlob(await canvasToPng(canvas), name);
+}
+
+/** Saves a blob as a file through the browser's download (an object URL, revoked later). */
+export function downloadBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = name;

@@ -39,6 +39,12 @@ export function errorMessage(err: unknown): string {
       return `Refused: ${detail}. This app downloads models only from the hosts it was built to allow, so nothing else is contacted.`;
     case 'BadOutputError':
       return `The model gave an invalid image on this device (${detail}), so nothing was painted.`;
+    case 'GalleryFullError':
+      return `The gallery is full: this device's storage has no room for another image (${detail}). Nothing was deleted; export or delete some images to make room.`;
+    case 'GalleryUnavailableError':
+      return `This browser does not let the page store images here (${detail}), so the gallery is off; downloading still works.`;
+    case 'VideoUnsupportedError':
+      return `This browser cannot encode video (${detail}), so the morph cannot be saved; the frames still play.`;
     default:
       return `Something went wrong: ${detail}`;
   }

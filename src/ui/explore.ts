@@ -6,8 +6,12 @@
  * module only reads the controls and keeps them in the share link.
  *
  * Sliders run 0…1000 (thousandths, as in the link); the arrow keys move 1 %, Page Up/Down 10 %.
+ * "Save video" plays the morph and records each painted frame (morph-video.ts).
  */
 import type { ExploreRequest } from '../shared/types';
+import { downloadBlob } from './canvas';
+import { errorMessage } from './error-message';
+import { markError, markStatus } from './page-state';
 import { parseSeed, SEED_RULE } from './seed';
 
 export interface ExploreControls {
@@ -17,8 +21,10 @@ export interface ExploreControls {
   toPrompt: HTMLInputElement;
   promptMix: HTMLInputElement;
   morph: HTMLButtonElement;
+  save: HTMLButtonElement;
   reset: HTMLButtonElement;
   hint: HTMLElement;
+  status: HTMLElement;
 }
 
 /** The panel's elements in index.html. */
@@ -31,8 +37,10 @@ export function exploreControls(): ExploreControls {
     toPrompt: $('explore-to-prompt'),
     promptMix: $('explore-prompt-mix'),
     morph: $('explore-morph'),
+    save: $('explore-save'),
     reset: $('explore-reset'),
     hint: $('explore-hint'),
+    status: $('explore-status'),
   };
 }
 
@@ -44,6 +52,10 @@ export interface ExploreDeps {
   painted: () => Promise<void>;
   /** The start seed: the morph's default target is the next seed. */
   seed: () => number;
+  /** The canvas the morph paints on (recorded by "Save video"). */
+  canvas: HTMLCanvasElement;
+  /** The saved video's file name. */
+  videoName: () => string;
 }
 
 const STEPS = 1000;
@@ -76,6 +88,7 @@ export class Explore {
       d.request();
     });
     c.morph.addEventListener('click', () => void this.morph());
+    c.save.addEventListener('click', () => void this.save());
   }
 
   /** The point to paint, or undefined at the start (both sliders at 0). */
@@ -87,9 +100,14 @@ export class Explore {
     return { toSeed: this.toSeed, seedMix, toPrompt: c.toPrompt.value, promptMix };
   }
 
-  /** A link's explore point: its controls are set and the panel opened. */
-  restore(point: ExploreRequest): void {
+  /** A link's or a kept image's explore point: its controls are set and the panel opened (none: back to the start). */
+  restore(point: ExploreRequest | undefined): void {
     const c = this.d.controls;
+    if (!point) {
+      c.seedMix.value = '0';
+      c.promptMix.value = '0';
+      return;
+    }
     c.toSeed.value = String(point.toSeed);
     this.readSeed();
     c.toPrompt.value = point.toPrompt;
@@ -110,25 +128,46 @@ export class Explore {
    * Plays the morph from position 0 to 1 (the prompt slider if a target prompt is typed, else the
    * seed slider), one painted frame after another; resolves with the positions painted.
    */
-  async morph(): Promise<number[]> {
+  async morph(frame?: () => Promise<void>): Promise<number[]> {
     if (this.playing) return [];
     const c = this.d.controls;
     const slider = c.toPrompt.value.trim() ? c.promptMix : c.seedMix;
     this.playing = true;
-    c.morph.disabled = true;
+    c.morph.disabled = c.save.disabled = true;
     const shown: number[] = [];
     try {
       for (let i = 0; i < MORPH_FRAMES; i++) {
         slider.value = String(Math.round((i * STEPS) / (MORPH_FRAMES - 1)));
         this.d.request();
         await this.d.painted();
+        await frame?.();
         shown.push(this.mix(slider));
       }
     } finally {
       this.playing = false;
-      c.morph.disabled = false;
+      c.morph.disabled = c.save.disabled = false;
     }
     return shown;
+  }
+
+  /** Plays the morph and saves it as a WebM video (a clear message where the browser cannot encode). */
+  async save(): Promise<void> {
+    const c = this.d.controls;
+    if (this.playing) return;
+    const say = (text: string, error: string | null) => {
+      c.status.hidden = false;
+      c.status.textContent = text;
+      markStatus(c.status, error ? 'error' : 'ready');
+      markError(c.status, error);
+    };
+    try {
+      const { recordMorph } = await import('./morph-video');
+      const video = await recordMorph(this.d.canvas, (frame) => this.morph(frame));
+      downloadBlob(video, this.d.videoName());
+      say(`Saved the morph as ${this.d.videoName()} (${MORPH_FRAMES} frames).`, null);
+    } catch (err) {
+      say(errorMessage(err), (err as Error).name ?? 'Error');
+    }
   }
 
   private get toSeed(): number {

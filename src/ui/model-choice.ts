@@ -40,3 +40,24 @@ export async function chooseModel(
     note: `The link asks for the model "${shown}", which this device neither ships nor has added, so the default model is open.`,
   };
 }
+
+/**
+ * The model the page opens at start. A link naming a model this device neither ships nor has
+ * added (or junk) opens the default one: the `?model=` is dropped from the address and the note shown.
+ */
+export async function startingModel(
+  linked: string | null,
+  index: ModelIndexEntry[],
+  addedIds: () => Promise<string[]>,
+  notice: HTMLElement,
+): Promise<string> {
+  const chosen = await chooseModel(linked, index, addedIds);
+  if (chosen.note) {
+    const url = new URL(location.href);
+    url.searchParams.delete('model');
+    history.replaceState(null, '', url);
+    notice.hidden = false;
+    notice.textContent = chosen.note;
+  }
+  return chosen.modelId;
+}

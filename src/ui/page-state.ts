@@ -13,8 +13,11 @@
  *   #app-state   state (the service worker's: offline-ready, update-available, …)
  *   #add-model-status  state, error;  #plan-license license;  #plan-size bytes
  *   #files li    file, source (cache | network), resumed (bytes already stored)
+ *   #gallery-summary  count, bytes;  #gallery-list li  id, prompt, seed, model, explore (JSON)
+ *   #gallery-status   state (ready | error), error
  *   <html>       build
  */
+import type { GalleryEntry } from '../gallery/store';
 import type { ExploreRequest, GenerateResult, LoadResult } from '../shared/types';
 
 export type StatusState = 'loading' | 'ready' | 'generating' | 'error';
@@ -80,4 +83,17 @@ export function markFileRow(li: HTMLElement, file: string, source: string, resum
 
 export function markBuild(build: string): void {
   document.documentElement.dataset.build = build;
+}
+
+export function markGallery(summary: HTMLElement, count: number, bytes: number): void {
+  summary.dataset.count = String(count);
+  summary.dataset.bytes = String(bytes);
+}
+
+export function markGalleryEntry(li: HTMLElement, entry: GalleryEntry): void {
+  li.dataset.id = entry.id;
+  li.dataset.prompt = entry.prompt;
+  li.dataset.seed = String(entry.seed);
+  li.dataset.model = entry.modelId;
+  if (entry.explore) li.dataset.explore = JSON.stringify(entry.explore);
 }

@@ -52,3 +52,11 @@ export function writeShared(state: { prompt: string; seed: number; explore?: Exp
   }
   return `#${params.toString()}`;
 }
+
+/** This page's address opened on another model (`?model=`) at a link state: a kept image made with that model. */
+export function linkWithModel(modelId: string, state: { prompt: string; seed: number; explore?: ExploreRequest }): string {
+  const url = new URL(location.href);
+  url.searchParams.set('model', modelId);
+  url.hash = writeShared(state);
+  return url.href;
+}
