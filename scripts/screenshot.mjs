@@ -3,6 +3,7 @@
 //   npm run build && node scripts/screenshot.mjs docs/explore.png --explore
 //                     the explore view: a link with an explore point, the panel open, two images kept
 import { chromium } from 'playwright-core';
+import { setSlider } from '../tests/e2e/lib/app-page.mjs';
 import { startPreview } from '../tests/e2e/preview-server.mjs';
 
 const explore = process.argv.includes('--explore');
@@ -16,16 +17,6 @@ const ready = (page) =>
     {
       timeout: 180_000,
     },
-  );
-/** Moves a slider as a drag would end on it. */
-const slide = (page, id, value) =>
-  page.evaluate(
-    ({ id, value }) => {
-      const s = document.getElementById(id);
-      s.value = String(value);
-      s.dispatchEvent(new Event('input', { bubbles: true }));
-    },
-    { id, value },
   );
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 760 }, deviceScaleFactor: 1 });
@@ -41,12 +32,10 @@ try {
     await ready(page);
     await page.click('#keep');
     await page.waitForFunction(() => document.getElementById('gallery-summary').dataset.count === '1', null, { timeout: 30_000 });
-    await slide(page, 'explore-prompt-mix', 0);
-    await ready(page);
+    await setSlider(page, 'explore-prompt-mix', 0);
     await page.click('#keep');
     await page.waitForFunction(() => document.getElementById('gallery-summary').dataset.count === '2', null, { timeout: 30_000 });
-    await slide(page, 'explore-prompt-mix', 600);
-    await ready(page);
+    await setSlider(page, 'explore-prompt-mix', 600);
     await page.evaluate(() => (document.getElementById('gallery-panel').open = true));
   }
   await page.waitForTimeout(500);

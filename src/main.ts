@@ -246,9 +246,6 @@ const addModel = initAddModel({
   },
 });
 
-// ---- offline support (service worker) ---------------------------------------------------------
-
-startOfflineSupport(appStateView($('app-state'), $('app-state-text'), $<HTMLButtonElement>('app-reload')));
 $('build').textContent = `Onestep build ${__ONESTEP_BUILD__}`;
 markBuild(__ONESTEP_BUILD__);
 
@@ -275,13 +272,11 @@ async function boot(): Promise<void> {
   const shared = readShared(location.hash);
   promptInput.value = shared.prompt;
   seedBox.set(shared.seed ?? randomSeed());
-  if (shared.badSeed !== undefined) {
-    seedBox.linkSeedRefused(shared.badSeed);
-  }
+  if (shared.badSeed !== undefined) seedBox.linkSeedRefused(shared.badSeed);
   explore.seedChanged(seedBox.current);
   if (shared.explore) explore.restore(shared.explore);
 
-  // Ask the browser to keep the model; without this it may evict 90 MB under storage pressure.
+  // Ask the browser to keep the model and the gallery; without this it may evict them under storage pressure.
   void navigator.storage?.persist?.().catch(() => false);
 
   const params = new URLSearchParams(location.search);
@@ -297,4 +292,8 @@ async function boot(): Promise<void> {
   await loadModel();
 }
 
-void boot();
+// Offline support (the service worker) starts once the first image is painted or the load failed (ui/pwa.ts).
+void startOfflineSupport(
+  appStateView($('app-state'), $('app-state-text'), $<HTMLButtonElement>('app-reload')),
+  boot().then(() => typing.idle()),
+);

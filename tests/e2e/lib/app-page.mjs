@@ -88,3 +88,30 @@ export function canvasPixels(page, id = 'output') {
     return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
   }, id);
 }
+
+export const generation = async (page) => Number((await page.getAttribute('#output', 'data-generation')) ?? 0);
+
+/** Waits until the canvas shows an image newer than generation `before` and the page is ready again. */
+export async function waitPainted(page, before) {
+  await page.waitForFunction(
+    (before) =>
+      Number(document.getElementById('output').dataset.generation ?? 0) > before &&
+      document.getElementById('status').dataset.state === 'ready',
+    before,
+    { timeout: 120_000, polling: 100 },
+  );
+}
+
+/** Sets a slider as a drag would end on it (value, then the input event), and waits for its image. */
+export async function setSlider(page, id, value) {
+  const before = await generation(page);
+  await page.evaluate(
+    ({ id, value }) => {
+      const s = document.getElementById(id);
+      s.value = String(value);
+      s.dispatchEvent(new Event('input', { bubbles: true }));
+    },
+    { id, value },
+  );
+  await waitPainted(page, before);
+}

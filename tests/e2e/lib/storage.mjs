@@ -40,6 +40,28 @@ export function idbRecord(page, key) {
   }, key);
 }
 
+/** The gallery's records ("onestep-gallery"/"entries"), each with its PNG's bytes (numbers, for the node side). */
+export function galleryRecords(page) {
+  return page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open('onestep-gallery');
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    if (!db.objectStoreNames.contains('entries')) {
+      db.close();
+      return [];
+    }
+    const all = await new Promise((res, rej) => {
+      const r = db.transaction('entries').objectStore('entries').getAll();
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    db.close();
+    return Promise.all(all.map(async (e) => ({ ...e, png: Array.from(new Uint8Array(await e.png.arrayBuffer())) })));
+  });
+}
+
 /** Cache Storage: { cacheName: [request URL paths] }. */
 export function cacheContents(page) {
   return page.evaluate(async () => {

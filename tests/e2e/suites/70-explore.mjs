@@ -6,7 +6,17 @@
 // is refused with the rule.
 import { chromium } from 'playwright-core';
 import { assert, runAll, test } from '../harness.mjs';
-import { SEED, baseArgs, canvasStats, executablePath, typeAndWait, waitReady } from '../lib/app-page.mjs';
+import {
+  SEED,
+  baseArgs,
+  canvasStats,
+  executablePath,
+  generation,
+  setSlider,
+  typeAndWait,
+  waitPainted,
+  waitReady,
+} from '../lib/app-page.mjs';
 import { barText, summarize, traceUiThread } from '../lib/ui-thread.mjs';
 
 export const name = 'explore';
@@ -56,33 +66,6 @@ function diffFromCanvas(page, px) {
 
 const pixels = (page) =>
   page.evaluate(() => Array.from(document.getElementById('output').getContext('2d').getImageData(0, 0, 128, 128).data));
-
-/** Waits until the canvas shows the newest request and the page is ready again. */
-async function waitPainted(page, before) {
-  await page.waitForFunction(
-    (before) =>
-      Number(document.getElementById('output').dataset.generation ?? 0) > before &&
-      document.getElementById('status').dataset.state === 'ready',
-    before,
-    { timeout: 120_000, polling: 100 },
-  );
-}
-
-const generation = async (page) => Number((await page.getAttribute('#output', 'data-generation')) ?? 0);
-
-/** Sets a slider as a drag would end on it (value, then the input event), and waits for its image. */
-async function setSlider(page, id, value) {
-  const before = await generation(page);
-  await page.evaluate(
-    ({ id, value }) => {
-      const s = document.getElementById(id);
-      s.value = String(value);
-      s.dispatchEvent(new Event('input', { bubbles: true }));
-    },
-    { id, value },
-  );
-  await waitPainted(page, before);
-}
 
 export async function run({ baseUrl, timings }) {
   const browser = await chromium.launch({ executablePath, args: baseArgs }); // WASM

@@ -4,37 +4,17 @@
 // index matches; deleting one or all removes exactly that and leaves the model files alone; a tiny
 // storage quota refuses a keep with a clear message and loses no entry kept before; the morph
 // saves as a WebM video that plays; nothing of it reaches another origin.
+// (Over 300 lines: one feature's whole life, keep → reopen → offline → export → delete, on one
+// page and its entries; the full-quota test has its own context.)
 import { readFileSync } from 'node:fs';
 import { strFromU8, unzipSync } from 'fflate';
 import { chromium } from 'playwright-core';
 import { assert, runAll, test } from '../harness.mjs';
-import { SEED, baseArgs, canvasPixels, executablePath, typeAndWait, waitReady } from '../lib/app-page.mjs';
-import { idbKeys } from '../lib/storage.mjs';
+import { SEED, baseArgs, canvasPixels, executablePath, setSlider, typeAndWait, waitReady } from '../lib/app-page.mjs';
+import { galleryRecords, idbKeys } from '../lib/storage.mjs';
 
 export const name = 'gallery';
 export const envFlag = 'E2E_GALLERY';
-
-/** The gallery's records in IndexedDB, each with its PNG's bytes (numbers, for the node side). */
-function galleryRecords(page) {
-  return page.evaluate(async () => {
-    const db = await new Promise((res, rej) => {
-      const r = indexedDB.open('onestep-gallery');
-      r.onsuccess = () => res(r.result);
-      r.onerror = () => rej(r.error);
-    });
-    if (!db.objectStoreNames.contains('entries')) {
-      db.close();
-      return [];
-    }
-    const all = await new Promise((res, rej) => {
-      const r = db.transaction('entries').objectStore('entries').getAll();
-      r.onsuccess = () => res(r.result);
-      r.onerror = () => rej(r.error);
-    });
-    db.close();
-    return Promise.all(all.map(async (e) => ({ ...e, png: Array.from(new Uint8Array(await e.png.arrayBuffer())) })));
-  });
-}
 
 /** Decodes PNG bytes in the page: its size and RGBA bytes. */
 function decodePng(page, bytes) {
@@ -64,26 +44,6 @@ async function keep(page) {
     error: await page.getAttribute('#gallery-status', 'data-error'),
     text: await page.textContent('#gallery-status'),
   };
-}
-
-/** Sets a slider as a drag would end on it and waits for its image. */
-async function setSlider(page, id, value) {
-  const before = Number((await page.getAttribute('#output', 'data-generation')) ?? 0);
-  await page.evaluate(
-    ({ id, value }) => {
-      const s = document.getElementById(id);
-      s.value = String(value);
-      s.dispatchEvent(new Event('input', { bubbles: true }));
-    },
-    { id, value },
-  );
-  await page.waitForFunction(
-    (before) =>
-      Number(document.getElementById('output').dataset.generation ?? 0) > before &&
-      document.getElementById('status').dataset.state === 'ready',
-    before,
-    { timeout: 120_000, polling: 100 },
-  );
 }
 
 /** Opens a <details> panel (a reload closes them). */
