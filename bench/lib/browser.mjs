@@ -2,6 +2,9 @@
 //   wasm        no WebGPU adapter offered: the app's WASM path (threads, COOP/COEP)
 //   swiftshader --enable-unsafe-webgpu on a machine without a GPU: WebGPU emulated on the CPU
 //   gpu         real-hardware WebGPU through Chromium's Vulkan backend (bench/gpu.sh)
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { baseArgs, executablePath } from '../../tests/e2e/lib/app-page.mjs';
 
@@ -25,12 +28,34 @@ export const MODES = {
   },
 };
 
+// BENCH_CHROMIUM_ARGS: extra switches for a diagnostic run (e.g. V8 flags), space-separated.
+const argsFor = (mode) => [
+  ...baseArgs,
+  ...memoryArgs,
+  ...MODES[mode].args,
+  ...(process.env.BENCH_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean),
+];
+
 export async function launch(mode) {
-  const m = MODES[mode];
-  // BENCH_CHROMIUM_ARGS: extra switches for a diagnostic run (e.g. V8 flags), space-separated.
-  const extra = (process.env.BENCH_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean);
-  const browser = await chromium.launch({ executablePath, args: [...baseArgs, ...memoryArgs, ...m.args, ...extra] });
-  return { browser, version: browser.version(), ...m };
+  const browser = await chromium.launch({ executablePath, args: argsFor(mode) });
+  return { browser, version: browser.version(), ...MODES[mode] };
+}
+
+/**
+ * A browser with a profile on disk, as a returning visitor has one. launch()'s contexts are
+ * incognito, where Chromium keeps no compiled-code cache, so only this measures what V8's cache of
+ * ORT's compiled WebAssembly does for a return visit. { context, close } (close removes the profile).
+ */
+export async function launchProfile(mode = 'wasm') {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'onestep-bench-profile-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath, args: argsFor(mode) });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

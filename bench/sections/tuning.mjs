@@ -1,8 +1,9 @@
 // Before/after of the speed-ups: this checkout's build against another commit's build, both open
 // in one browser, measured alternating within the run (npm run bench -- --tuning <commit>).
 //   keystroke → pixels: a page of each build, the same prompts in turn;
-//   cold start: a fresh context per side and rep; first visit, then the model-in-IndexedDB visit.
-import { FIRST_IMAGE_INIT, keystrokeToPixels, openApp, promptFor } from '../lib/browser.mjs';
+//   cold start: a fresh context per side and rep; first visit, then the model-in-IndexedDB visit;
+//   returning visitor: a fresh on-disk profile per side and rep, RETURN_VISITS visits, the last one counted.
+import { FIRST_IMAGE_INIT, keystrokeToPixels, launchProfile, openApp, promptFor } from '../lib/browser.mjs';
 import { alternate, pairRatios, summarize } from '../lib/stats.mjs';
 
 async function firstImage(context, url) {
@@ -12,6 +13,21 @@ async function firstImage(context, url) {
   const ms = await page.evaluate(() => window.__firstImageAt);
   await page.close();
   return ms;
+}
+
+/** Visits in one on-disk profile; the last visit is what a regular user's start looks like. */
+export const RETURN_VISITS = 5;
+
+async function returningVisitor(url) {
+  const profile = await launchProfile('wasm');
+  try {
+    await profile.context.addInitScript(FIRST_IMAGE_INIT);
+    const visits = [];
+    for (let v = 0; v < RETURN_VISITS; v++) visits.push(await firstImage(profile.context, url));
+    return visits;
+  } finally {
+    await profile.close();
+  }
 }
 
 async function coldPair(browser, url) {
@@ -83,6 +99,30 @@ export async function run({ browser, before, after, reps, coldReps, log }) {
     const a = c.after.map((x) => x[k]);
     rows.push({
       change: `cold start to the first image, ${k === 'first' ? 'first visit' : 'model in IndexedDB'}`,
+      before: summarize(b, 0),
+      after: summarize(a, 0),
+      ratio: summarize(pairRatios(a, b), 3),
+    });
+  }
+  const rv = await alternate(
+    {
+      before: () => returningVisitor(`${before.url}?backend=wasm#seed=3`),
+      after: () => returningVisitor(`${after.url}?backend=wasm#seed=3`),
+    },
+    coldReps,
+    (i, out) =>
+      log(
+        `  returning visitor rep ${i + 1}/${coldReps}: before ${out.before[i].map(Math.round).join(' → ')} ms, after ${out.after[i].map(Math.round).join(' → ')} ms`,
+      ),
+  ).catch((err) => {
+    rows.push({ change: 'returning visitor', error: String(err.message ?? err) });
+    return null;
+  });
+  if (rv) {
+    const b = rv.before.map((v) => v.at(-1));
+    const a = rv.after.map((v) => v.at(-1));
+    rows.push({
+      change: `cold start to the first image, visit ${RETURN_VISITS} of one on-disk browser profile (model in IndexedDB, V8's code cache in use)`,
       before: summarize(b, 0),
       after: summarize(a, 0),
       ratio: summarize(pairRatios(a, b), 3),

@@ -4,7 +4,7 @@ import { checkModelHost, contentSecurityPolicy, hostAllowed, securityHeaders } f
 import { installTrustedTypesPolicy, ownScriptUrl } from '../../src/shared/trusted-types';
 import { shouldRestart } from '../../src/ui/restart-policy';
 import { cachesToDelete } from '../../workers/service-worker/caches';
-import { precachedUrlFor } from '../../workers/service-worker/routing';
+import { keepsCachedResponse, precachedUrlFor } from '../../workers/service-worker/routing';
 import { singleFlight } from '../../workers/model-store/share';
 
 describe('Content-Security-Policy', () => {
@@ -104,6 +104,13 @@ describe('service worker routing', () => {
     expect(route('https://app.test/models/m/unet/model.onnx', 'cors')).toBeNull(); // weights: IndexedDB, not the SW
     expect(route('https://elsewhere.test/assets/a.js')).toBeNull();
     expect(route('https://app.test/assets/a.js', 'no-cors', 'POST')).toBeNull();
+  });
+
+  it('serves wasm exactly as cached (V8 code cache) and pages and scripts with the security headers', () => {
+    expect(keepsCachedResponse('https://app.test/assets/ort-wasm-simd-threaded-abc.wasm')).toBe(true);
+    expect(keepsCachedResponse('https://app.test/assets/generator.worker-abc.js')).toBe(false);
+    expect(keepsCachedResponse('https://app.test/index.html')).toBe(false);
+    expect(keepsCachedResponse('https://app.test/assets/x.js?v=.wasm')).toBe(false);
   });
 
   it('deletes every cache but the current precache on activate', () => {

@@ -3,8 +3,9 @@
  * and runs offline; model weights are not here (they live in IndexedDB, read by the generator).
  *
  * It answers only for files in the precache and lets everything else (model downloads with their
- * Range requests) go to the network untouched. Every response it serves carries the security
- * headers, so an offline page stays cross-origin isolated and under the same CSP.
+ * Range requests) go to the network untouched. Every page and script it serves carries the security
+ * headers, so an offline page stays cross-origin isolated and under the same CSP; ORT's wasm is
+ * served exactly as cached, so V8 can reuse its compiled code (routing.ts keepsCachedResponse).
  */
 /// <reference lib="webworker" />
 import { cacheNames, clientsClaim } from 'workbox-core';
@@ -12,7 +13,7 @@ import { getCacheKeyForURL, matchPrecache, precache, type PrecacheEntry } from '
 import { ALLOWED_MODEL_HOSTS, LOOPBACK_MODEL_HOSTS } from '../../src/shared/config';
 import { securityHeaders } from '../../src/shared/security-headers';
 import { cachesToDelete } from './caches';
-import { precachedUrlFor } from './routing';
+import { keepsCachedResponse, precachedUrlFor } from './routing';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (PrecacheEntry | string)[] };
 
@@ -37,7 +38,12 @@ self.addEventListener('message', (event) => {
 self.addEventListener('fetch', (event) => {
   const url = precachedUrlFor(event.request, self.location.origin, self.registration.scope, getCacheKeyForURL);
   if (!url) return; // not ours: the network answers as if there were no service worker
-  event.respondWith(matchPrecache(url).then((cached) => (cached ? withHeaders(cached) : fetch(event.request))));
+  event.respondWith(
+    matchPrecache(url).then((cached) => {
+      if (!cached) return fetch(event.request);
+      return keepsCachedResponse(url) ? cached : withHeaders(cached);
+    }),
+  );
 });
 
 function withHeaders(res: Response): Response {
