@@ -246,6 +246,9 @@ const addModel = initAddModel({
   },
 });
 
+// ---- offline support (service worker) ---------------------------------------------------------
+
+startOfflineSupport(appStateView($('app-state'), $('app-state-text'), $<HTMLButtonElement>('app-reload')));
 $('build').textContent = `Onestep build ${__ONESTEP_BUILD__}`;
 markBuild(__ONESTEP_BUILD__);
 
@@ -292,8 +295,4 @@ async function boot(): Promise<void> {
   await loadModel();
 }
 
-// Offline support (the service worker) starts once the first image is painted or the load failed (ui/pwa.ts).
-void startOfflineSupport(
-  appStateView($('app-state'), $('app-state-text'), $<HTMLButtonElement>('app-reload')),
-  boot().then(() => typing.idle()),
-);
+void boot();

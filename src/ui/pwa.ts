@@ -2,10 +2,6 @@
  * Service worker registration and its two messages: "ready to work offline" (the app shell and
  * ORT's wasm are cached) and "update available — reload" (a new build is waiting; it takes over
  * only when the user says so, so a half-typed prompt is never lost to a surprise reload).
- *
- * Registration waits for the first image (or a failed load, or START_AT_MOST_AFTER_MS): installing
- * the worker precaches the app shell and both of ORT's wasm builds (42 MB), and on a first visit
- * that competed with the model's download and the runtime's start for the network and the CPU.
  */
 import { registerSW } from 'virtual:pwa-register';
 import { markAppState } from './page-state';
@@ -29,11 +25,7 @@ export function appStateView(line: HTMLElement, text: HTMLElement, reloadButton:
   };
 }
 
-/** The longest the registration waits for the first image (a very slow first visit still gets offline support). */
-export const START_AT_MOST_AFTER_MS = 30_000;
-
-export async function startOfflineSupport(view: PwaView, after: Promise<unknown>): Promise<void> {
-  await Promise.race([after.catch(() => undefined), new Promise((r) => setTimeout(r, START_AT_MOST_AFTER_MS))]);
+export function startOfflineSupport(view: PwaView): void {
   if (!('serviceWorker' in navigator)) {
     view.show('unsupported', 'This browser cannot keep the app for offline use.');
     return;
