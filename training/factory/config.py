@@ -27,6 +27,21 @@ class TextConfig:
 
 
 @dataclass
+class GptqConfig:
+    """GPTQ-rounded weights (gptq.py, gptq_models.py): MiniLM and the student UNet in int4
+    (export/eval text_weights, unet_weights "int4"), the teacher UNet in 8-bit groups
+    (teacher_weights "int8-gptq"). runs/<run>/gptq/ caches each rounding."""
+    name: str = "minilm-int4"  # MiniLM's cache file
+    calibration_prompts: int = 1024  # TextSampler prompts whose activations weigh MiniLM's rounding
+    unet_calibration_prompts: int = 512  # the student UNet's: one noise each, at its one timestep
+    teacher_calibration_prompts: int = 32  # the teacher's: one 25-step trajectory each
+    teacher_guidance: float = 2.5  # the app's compare mode default
+    group: int = 32  # inputs per output sharing a scale and zero
+    damp: float = 0.01  # added to H's diagonal, as a share of its mean
+    hessian_rows: int = 16384  # UNet layers: input rows sampled for each H, spread over the calibration's calls
+
+
+@dataclass
 class AEConfig:
     block_out_channels: tuple = (16, 32, 64, 128)  # 3 downsamples: 128x128x3 -> 16x16x4
     layers_per_block: int = 1
@@ -167,8 +182,9 @@ class EvalConfig:
     bootstrap_resamples: int = 2000
     fid_resamples: int = 200
     # The pipeline around the UNet: "autoencoder" or "browser" (browser_decoder.py) decodes, the text
-    # encoder's weights are "fp32" or "int8", the student's and the teacher's UNet "fp16" or "int8"
-    # (as onnx_weights stores them), the text encoder "minilm" or "distilled" (text_student.py);
+    # encoder's weights are "fp32", "int8" or "int4", the student's and the teacher's UNet "fp16" or "int8"
+    # (as onnx_weights stores them; the student's also "int4", the teacher's "int8-gptq": gptq_models.py),
+    # the text encoder "minilm" or "distilled" (text_student.py);
     # None = the export's (export.decoder, .text_encoder, .text_weights, .unet_weights,
     # .teacher_weights), so the evaluation
     # measures what is shipped. Give each other pipeline its own name (its cached images record the
@@ -199,15 +215,20 @@ class ExportConfig:
     model_id: str = "onestep-emoji"
     version: str = "1"
     out_dir: str = "public/models"
-    # UNet weights, each "fp16" or "int8" (weight-only, onnx_weights.py): the student's one call
-    # keeps its quality in int8, the teacher's 25 steps compound the rounding (LAB_NOTEBOOK.md, session 16)
+    # UNet weights: "fp16", "int8" (weight-only, onnx_weights.py) or GPTQ (gptq_models.py): the
+    # student's one call keeps its quality in int8 and loses it in int4 (its ε error reaches x0
+    # x14.6); the teacher's 25 steps compound int8's per-channel rounding, not GPTQ's 8-bit groups
+    # ("int8-gptq"; LAB_NOTEBOOK.md, sessions 16 and 21)
     unet_weights: str = "int8"
-    teacher_weights: str = "fp16"
+    teacher_weights: str = "int8-gptq"
     parity_tolerance: float = 2e-2
     # text encoder: "minilm" (all-MiniLM-L6-v2, 0.43 GFLOP) or "distilled" (text_student.py,
-    # text_student.name: two layers, 0.1 GFLOP); its weights "int8" (weight-only, onnx_weights.py) or "fp16"
+    # text_student.name: two layers, 0.1 GFLOP); its weights "int4" (MiniLM only: GPTQ, gptq_models.py
+    # and onnx_grouped.py), "int8" (weight-only, onnx_weights.py) or "fp16"
     text_encoder: str = "minilm"
-    text_weights: str = "int8"
+    text_weights: str = "int4"
+    # an int4 export fails when its token cosine to fp32 MiniLM over the evaluation prompts is lower
+    min_text_cosine: float = 0.99
     # "autoencoder": the autoencoder's own decoder (1.37 GFLOP, shipped); "browser": the decoder
     # stage's network (browser_decoder.py, 0.14 GFLOP; not shipped yet: it cost FID, LAB_NOTEBOOK.md)
     decoder: str = "autoencoder"
@@ -219,6 +240,7 @@ class FactoryConfig:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    gptq: GptqConfig = field(default_factory=GptqConfig)
     ae: AEConfig = field(default_factory=AEConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     text_student: TextStudentConfig = field(default_factory=TextStudentConfig)

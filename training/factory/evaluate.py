@@ -59,10 +59,18 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
     return out
 
 
-def stored_unet(cfg: FactoryConfig, unet, role: str = "student"):
+def stored_unet(cfg: FactoryConfig, unet, role: str = "student", variant: str | None = None):
     """The UNet with its weights as eval_pipeline(cfg) stores the student's or the teacher's
-    (int8: onnx_weights' rounding)."""
+    (int8: onnx_weights' rounding; int4: the student `variant`'s GPTQ, gptq_models.py)."""
     kind = eval_pipeline(cfg)["teacher_weights" if role == "teacher" else "unet_weights"]
+    if kind == "int4" and role == "student":
+        from .gptq_models import int4_student_unet
+
+        return int4_student_unet(cfg, unet, variant)[0]
+    if kind == "int8-gptq" and role == "teacher":
+        from .gptq_models import int8_teacher_unet
+
+        return int8_teacher_unet(cfg, unet)[0]
     if kind == "int8":
         from .onnx_weights import int8_module
 
@@ -72,7 +80,8 @@ def stored_unet(cfg: FactoryConfig, unet, role: str = "student"):
                    torch.zeros(1, cfg.text.max_tokens, cfg.text.width, device=p.device))
         return int8_module(unet, *example)
     if kind != "fp16":  # the PyTorch UNets here hold the shipped fp16 values (imported or restored)
-        raise ValueError(f"eval.unet_weights / eval.teacher_weights must be 'int8' or 'fp16', not {kind!r}")
+        raise ValueError(f"eval.unet_weights / eval.teacher_weights must be 'int8' or 'fp16' (the student's also 'int4', "
+                         f"the teacher's 'int8-gptq'), not {kind!r}")
     return unet
 
 
@@ -105,8 +114,15 @@ def pipeline_parts(cfg: FactoryConfig, device="cpu"):
         from .onnx_weights import int8_text_encoder
 
         enc = int8_text_encoder(enc)
+    elif pipe["text_weights"] == "int4":
+        from .gptq_models import int4_text_encoder
+
+        if pipe["text_encoder"] != "minilm":
+            raise ValueError("eval.text_weights 'int4' is GPTQ of MiniLM (gptq_models.py): eval.text_encoder must be 'minilm'")
+
+        enc, _ = int4_text_encoder(cfg, enc)
     elif pipe["text_weights"] != "fp32":
-        raise ValueError(f"eval.text_weights must be 'int8' or 'fp32', not {pipe['text_weights']!r}")
+        raise ValueError(f"eval.text_weights must be 'int4', 'int8' or 'fp32', not {pipe['text_weights']!r}")
     return enc, decode
 
 
@@ -143,14 +159,16 @@ def generate_for(cfg: FactoryConfig, key: str, sets: dict, device="cpu") -> dict
     elif key.startswith("student:"):
         from .distill import load_student
 
-        unet = stored_unet(cfg, load_student(cfg.run_dir, key.split(":")[1], device)[0])
+        variant = key.split(":")[1]
+        unet = stored_unet(cfg, load_student(cfg.run_dir, variant, device)[0], variant=variant)
         sampler = lambda n, c, u: one_step(unet, n, c, cfg.distill.conditioning_timestep)  # noqa: E731
     elif key.startswith("refined:"):  # a diagnostic, not a shipped sampler: see EvalConfig.refined
         from .distill import distilled_guidance, load_student
         from .teacher import load_teacher
 
         unet, ck = load_student(cfg.run_dir, key.split(":")[1], device)
-        unet, teacher = stored_unet(cfg, unet), stored_unet(cfg, load_teacher(cfg.run_dir, device), "teacher")
+        unet = stored_unet(cfg, unet, variant=key.split(":")[1])
+        teacher = stored_unet(cfg, load_teacher(cfg.run_dir, device), "teacher")
 
         def sampler(n, c, u):
             x = one_step(unet, n, c, cfg.distill.conditioning_timestep)

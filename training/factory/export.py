@@ -1,7 +1,7 @@
 """Stage 7: ONNX export into public/models/<id>/ in the diffusers/optimum layout, plus manifest.json.
 
   tokenizer/tokenizer.json    MiniLM WordPiece, truncation + padding to the trained token count
-  text_encoder/model.onnx     input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (MiniLM or distilled, export.text_encoder; int8 weights, .text_weights)
+  text_encoder/model.onnx     input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (MiniLM or distilled, export.text_encoder; int8 or int4 weights, .text_weights)
   unet/model.onnx             sample, timestep, encoder_hidden_states -> out_sample     (one-step student)
   unet_teacher/model.onnx     same signature, the multi-step teacher
   vae_decoder/model.onnx      latent_sample -> sample [B, 3, H, W] in [-1, 1] (export.decoder: the
@@ -154,10 +154,11 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     (stage / "tokenizer").mkdir()
     (stage / "tokenizer" / "tokenizer.json").write_text(enc.tokenizer_json())
 
-    # text encoder: int8 weight-only (onnx_weights.int8_weights: blocks of 32 rows per column, the
-    # two outlier weights fp16, the embedding table gathered as int8). Parity is against PyTorch
-    # with the same rounded weights; what the rounding costs is measured against fp32 MiniLM as the
-    # token embeddings' cosine over every evaluation prompt (text_encoder_cosine_*).
+    # text encoder: int4 (GPTQ, gptq_models.py; stored by onnx_grouped.py: groups of 32 inputs, the
+    # token table gathered as bytes) or int8 weight-only (onnx_weights.int8_weights: blocks of 32
+    # rows per column, the two outlier weights fp16, the table gathered as int8). Parity is against
+    # PyTorch with the same rounded weights; what the rounding costs is measured against fp32 MiniLM
+    # as the token embeddings' cosine over every evaluation prompt (text_encoder_cosine_*).
     # The distilled encoder (text_student.py) has MiniLM's contract; the cosine is to fp32 MiniLM either way.
     ids = enc.tokenize(["red apple, noto emoji", "a smiling cat face"])
     te = stage / "text_encoder" / "model.onnx"
@@ -171,8 +172,20 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         shipped_enc = enc
     else:
         raise ValueError(f"export.text_encoder must be 'minilm' or 'distilled', not {e.text_encoder!r}")
+    if e.text_weights == "int4":
+        if e.text_encoder != "minilm":
+            raise ValueError("export.text_weights 'int4' is GPTQ of MiniLM (gptq_models.py): export.text_encoder must be 'minilm'")
+        from .gptq_models import int4_text_encoder
+
+        shipped_enc, int4_records = int4_text_encoder(cfg, enc)
     export_graph(shipped_enc.module, (ids,), te, ["input_ids"], ["last_hidden_state"], {"input_ids": {0: "batch"}, "last_hidden_state": {0: "batch"}})
-    if e.text_weights == "int8":
+    if e.text_weights == "int4":
+        from .onnx_grouped import grouped_weights
+
+        model, _ = grouped_weights(onnx.load(str(te)), int4_records)
+        onnx.save(fp16_weights(model), str(te))
+        ref = shipped_enc.module(ids).numpy()
+    elif e.text_weights == "int8":
         from .onnx_weights import int8_text_encoder, int8_weights
 
         onnx.save(int8_weights(onnx.load(str(te))), str(te))
@@ -181,9 +194,12 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         onnx.save(fp16_weights(onnx.load(str(te))), str(te))
         ref = shipped_enc.module(ids).numpy()
     else:
-        raise ValueError(f"export.text_weights must be 'int8' or 'fp16', not {e.text_weights!r}")
-    if e.text_weights == "int8" or e.text_encoder == "distilled":
+        raise ValueError(f"export.text_weights must be 'int4', 'int8' or 'fp16', not {e.text_weights!r}")
+    if e.text_weights != "fp16" or e.text_encoder == "distilled":
         report.update(text_encoder_cosine(enc, te, ds_prompts(cfg)))
+        if e.text_weights == "int4" and report["text_encoder_cosine_mean"] < e.min_text_cosine:
+            raise ExportError(f"export: the int4 text encoder's token cosine {report['text_encoder_cosine_mean']:.5f} "
+                              f"is under export.min_text_cosine {e.min_text_cosine}")
     report["text_encoder_kind"] = e.text_encoder
     report["text_encoder_weights"] = e.text_weights
     report["text_encoder_max_abs_err"] = check_parity("text_encoder", te, {"input_ids": ids.numpy()}, ref, 1e-2)
@@ -194,10 +210,20 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     c = enc.encode(["red apple", "rocket"])
     for name, unet, weights in (("unet", student, e.unet_weights), ("unet_teacher", teacher, e.teacher_weights)):
         path = stage / name / "model.onnx"
+        gptq = (name, weights) in (("unet", "int4"), ("unet_teacher", "int8-gptq"))
+        if gptq:  # GPTQ (gptq_models.py): each UNet calibrated on the inputs it gets in the app
+            from . import gptq_models
+            from .onnx_grouped import grouped_weights
+
+            unet, records = (gptq_models.int4_student_unet(cfg, unet, variant) if name == "unet"
+                             else gptq_models.int8_teacher_unet(cfg, unet))
         wrapped = UNetForExport(unet).eval()
         ref = wrapped(x, t, c).numpy()
         export_unet_graph(wrapped, (x, t, c), path)
-        if weights == "int8":
+        if gptq:
+            model, _ = grouped_weights(onnx.load(str(path)), records)
+            onnx.save(fp16_weights(model), str(path))
+        elif weights == "int8":
             from .onnx_weights import int8_module, int8_weights
 
             onnx.save(int8_weights(onnx.load(str(path))), str(path))
@@ -205,7 +231,8 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         elif weights == "fp16":
             onnx.save(fp16_weights(onnx.load(str(path))), str(path))
         else:
-            raise ValueError(f"export.unet_weights / export.teacher_weights must be 'int8' or 'fp16', not {weights!r}")
+            raise ValueError(f"export.unet_weights must be 'int4', 'int8' or 'fp16', export.teacher_weights "
+                             f"'int8-gptq', 'int8' or 'fp16', not {weights!r}")
         err = check_parity(name, path, unet_feeds(x, t, c), ref, e.parity_tolerance)
         kept = keep_shipped_if_unchanged(name, path, final / name / "model.onnx", unet_feeds(x, t, c), ref, e.parity_tolerance)
         report[f"{name}_max_abs_err"] = err if kept is None else kept

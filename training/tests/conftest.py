@@ -27,6 +27,7 @@ def tiny_overrides(tmp: Path) -> dict:
                     "max_steps": 2, "batch_size": 4, "sample_every_steps": 100000},
         "distill": {"max_generator_steps": 1, "batch_size": 2, "ode_pairs": 4, "ode_steps": 2,
                     "fake_updates_per_generator_step": 2, "sample_every_steps": 0},
+        "gptq": {"calibration_prompts": 32, "unet_calibration_prompts": 16, "teacher_calibration_prompts": 4},
         "decoder": {"channels": [8, 8, 8], "max_steps": 2, "batch_size": 4, "residual_samples": 4},
         # the autoencoder's decoder (the shipped one): evaluation tests need not train the browser decoder first
         "eval": {"decoder": "autoencoder", "classifier_steps": 3, "prompts_per_split": 3, "diversity_prompts": 2, "diversity_seeds": 2,

@@ -27,9 +27,11 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     for key in ("text_encoder", "unet", "unet_teacher", "vae_decoder"):
         onnx.checker.check_model(str(out / manifest["files"][key]["path"]))
         assert manifest["export"][f"{key}_max_abs_err"] < 0.05
-    # the browser parts: the decoder stage's network, an int8 text encoder close to fp32 MiniLM
+    # the browser parts: the decoder stage's network, an int4 text encoder (GPTQ) close to fp32 MiniLM
+    # at under a third of MiniLM's fp16 bytes (43 MiB; int8 was 23.6)
     assert manifest["export"]["vae_decoder_kind"] == "browser" and manifest["export"]["vae_decoder_gflop"] > 0
-    assert manifest["export"]["text_encoder_weights"] == "int8" and manifest["export"]["text_encoder_cosine_mean"] > 0.99
+    assert manifest["export"]["text_encoder_weights"] == "int4" and manifest["export"]["text_encoder_cosine_mean"] > 0.99
+    assert manifest["files"]["text_encoder"]["bytes"] < 15_000_000
     assert manifest["one_step"]["timestep"] == 999 and abs(manifest["one_step"]["alpha_bar"] - 0.0046601) < 1e-6
     index = json.loads((out.parent / "index.json").read_text())
     assert [m["id"] for m in index["models"]] == ["tiny-test"]
@@ -149,6 +151,7 @@ def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tin
 
     from factory.distill import train_student
     from factory.export import export_model
+    from factory.pipeline_spec import export_pipeline
     from factory.quoted_quality import requote_manifest
 
     train_student(tiny_trained, tiny_trained.distill.variant)
@@ -163,7 +166,7 @@ def test_requote_rewrites_only_the_quality_of_the_student_the_manifest_ships(tin
         (run / "eval" / "report.json").write_text(json.dumps({
             "sets": {"train": 600}, "rows": {"teacher@25x3.5": {"fid": 5.0}, **{f"student:{s}": {"fid": 6.0} for s in students}},
             "vs_teacher": {f"student:{s}": {"teacher@25x3.5": {"fid_ratio": {"value": 1.2, "verdict": "missed"}}} for s in students},
-            "pipeline": pipeline or {"decoder": "browser", "text_weights": "int8", "unet_weights": "int8", "teacher_weights": "fp16"}}))  # the export's own
+            "pipeline": pipeline or export_pipeline(cfg.export)}))  # the export's own
 
     report(tmp_path / "other-run", ["another-student"])
     with pytest.raises(FileNotFoundError, match=shipped):

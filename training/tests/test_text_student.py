@@ -62,7 +62,7 @@ def test_distilled_encoder_exports_with_parity_and_its_cost_in_the_manifest(tiny
 
     d = to_dict(tiny_trained)
     d["text_student"].update(max_steps=2, batch_size=4)
-    d["export"]["text_encoder"] = "distilled"
+    d["export"].update(text_encoder="distilled", text_weights="int8")  # int4 is GPTQ of MiniLM only
     cfg = from_dict(d)
     report = train_text_student(cfg)
     assert report["steps"] == 2 and student_path(cfg).exists()
