@@ -61,16 +61,13 @@ def measured_sets(cfg: FactoryConfig, sets: dict) -> dict:
 
 def stored_unet(cfg: FactoryConfig, unet, role: str = "student", variant: str | None = None):
     """The UNet with its weights as eval_pipeline(cfg) stores the student's or the teacher's
-    (int8: onnx_weights' rounding; int4: the student `variant`'s GPTQ, gptq_models.py)."""
+    (int8: onnx_weights' rounding; the student's int4 and the teacher's int8-gptq: gptq_models.gptq_unet)."""
+    from .gptq_models import gptq_unet
+
     kind = eval_pipeline(cfg)["teacher_weights" if role == "teacher" else "unet_weights"]
-    if kind == "int4" and role == "student":
-        from .gptq_models import int4_student_unet
-
-        return int4_student_unet(cfg, unet, variant)[0]
-    if kind == "int8-gptq" and role == "teacher":
-        from .gptq_models import int8_teacher_unet
-
-        return int8_teacher_unet(cfg, unet)[0]
+    rounded = gptq_unet(cfg, unet, role, kind, variant)
+    if rounded is not None:
+        return rounded[0]
     if kind == "int8":
         from .onnx_weights import int8_module
 

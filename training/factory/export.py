@@ -208,19 +208,20 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     x = torch.randn(2, 4, lat, lat, generator=g)
     t = torch.tensor([999, 500], dtype=torch.int64)
     c = enc.encode(["red apple", "rocket"])
+    from .gptq_models import gptq_unet
+
     for name, unet, weights in (("unet", student, e.unet_weights), ("unet_teacher", teacher, e.teacher_weights)):
         path = stage / name / "model.onnx"
-        gptq = (name, weights) in (("unet", "int4"), ("unet_teacher", "int8-gptq"))
-        if gptq:  # GPTQ (gptq_models.py): each UNet calibrated on the inputs it gets in the app
-            from . import gptq_models
-            from .onnx_grouped import grouped_weights
-
-            unet, records = (gptq_models.int4_student_unet(cfg, unet, variant) if name == "unet"
-                             else gptq_models.int8_teacher_unet(cfg, unet))
+        # GPTQ (gptq_models.py): each UNet calibrated on the inputs it gets in the app
+        rounded = gptq_unet(cfg, unet, "student" if name == "unet" else "teacher", weights, variant)
+        if rounded:
+            unet, records = rounded
         wrapped = UNetForExport(unet).eval()
         ref = wrapped(x, t, c).numpy()
         export_unet_graph(wrapped, (x, t, c), path)
-        if gptq:
+        if rounded:
+            from .onnx_grouped import grouped_weights
+
             model, _ = grouped_weights(onnx.load(str(path)), records)
             onnx.save(fp16_weights(model), str(path))
         elif weights == "int8":

@@ -70,10 +70,9 @@ def group_params(w: torch.Tensor, bits: int = 4) -> tuple[torch.Tensor, torch.Te
 
 def rtn(w: torch.Tensor, group: int, bits: int = 4) -> GroupWeight:
     """Nearest-level rounding of w [rows, cols], groups of `group` columns per row (the token table)."""
-    rows, cols = w.shape
     q = torch.zeros_like(w)
     scales, zeros = [], []
-    for j in range(0, cols, group):
+    for j in range(0, w.shape[1], group):
         s, z = group_params(w[:, j:j + group], bits)
         q[:, j:j + group] = _levels(w[:, j:j + group], s, z, bits)
         scales.append(s)

@@ -21,6 +21,8 @@ import torch
 
 from .gptq import GroupWeight, collect_hessians, fingerprint, gptq, rtn, weight_matrix
 
+TEACHER_STEPS = 25  # the app's compare mode (manifest teacher.default_steps)
+
 
 def _roundable(m: torch.nn.Module, group: int) -> bool:
     return isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and weight_matrix(m).shape[1] % group == 0
@@ -78,6 +80,16 @@ def quantize_unet(unet, calibrate, group: int, damp: float, bits: int = 4, rows_
     return twin, records
 
 
+def _weights_id(net: torch.nn.Module) -> str:
+    """The network's own weights, in each cache key: a retrained teacher or student is rounded anew."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for v in net.state_dict().values():
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _cached(path: Path, settings: dict, build):
     saved = torch.load(path, weights_only=False) if path.exists() else None
     if saved is not None and saved["settings"] == settings:
@@ -125,13 +137,14 @@ def int4_student_unet(cfg, unet, variant: str, batch: int = 64):
         run = lambda twin: [twin(x, torch.full((len(x),), t), encoder_hidden_states=e) for x, e, _ in inputs]  # noqa: E731
         return quantize_unet(unet, run, c.group, c.damp, 4, max(1, c.hessian_rows // len(inputs)))
 
-    settings = {"variant": variant, **{k: getattr(c, k) for k in ("unet_calibration_prompts", "group", "damp", "hessian_rows")}}
+    settings = {"variant": variant, "weights": _weights_id(unet),
+                **{k: getattr(c, k) for k in ("unet_calibration_prompts", "group", "damp", "hessian_rows")}}
     return _load_unet(unet, _cached(Path(cfg.run_dir) / "gptq" / f"unet-{variant}.pt", settings, build))
 
 
 def int8_teacher_unet(cfg, teacher, batch: int = 16):
     """(a copy of the teacher with 8-bit grouped weights, their GroupWeights by fingerprint),
-    calibrated on its own DDIM trajectories (25 steps at the app's default guidance)."""
+    calibrated on its own DDIM trajectories (TEACHER_STEPS at the app's default guidance)."""
     from .diffusion import ddim_sample
 
     c = cfg.gptq
@@ -139,11 +152,22 @@ def int8_teacher_unet(cfg, teacher, batch: int = 16):
     def build():
         inputs = _unet_inputs(cfg, c.teacher_calibration_prompts, batch)
         print(f"gptq: the teacher UNet on {c.teacher_calibration_prompts} calibration trajectories, 8 bits in groups of {c.group}")
-        run = lambda twin: [ddim_sample(twin, x, e, u, 25, c.teacher_guidance) for x, e, u in inputs]  # noqa: E731
-        return quantize_unet(teacher, run, c.group, c.damp, 8, max(1, c.hessian_rows // (25 * len(inputs))))
+        run = lambda twin: [ddim_sample(twin, x, e, u, TEACHER_STEPS, c.teacher_guidance) for x, e, u in inputs]  # noqa: E731
+        return quantize_unet(teacher, run, c.group, c.damp, 8, max(1, c.hessian_rows // (TEACHER_STEPS * len(inputs))))
 
     keys = ("teacher_calibration_prompts", "teacher_guidance", "group", "damp", "hessian_rows")
-    return _load_unet(teacher, _cached(Path(cfg.run_dir) / "gptq" / "teacher.pt", {k: getattr(c, k) for k in keys}, build))
+    settings = {"weights": _weights_id(teacher), **{k: getattr(c, k) for k in keys}}
+    return _load_unet(teacher, _cached(Path(cfg.run_dir) / "gptq" / "teacher.pt", settings, build))
+
+
+def gptq_unet(cfg, unet, role: str, weights: str, variant: str | None = None):
+    """(GPTQ copy, its GroupWeights) where `weights` names a GPTQ setting for this role ("int4" for
+    the student, "int8-gptq" for the teacher), else None: the one place export and eval ask."""
+    if role == "student" and weights == "int4":
+        return int4_student_unet(cfg, unet, variant)
+    if role == "teacher" and weights == "int8-gptq":
+        return int8_teacher_unet(cfg, unet)
+    return None
 
 
 def _unet_inputs(cfg, n: int, batch: int) -> list[tuple]:

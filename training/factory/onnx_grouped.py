@@ -22,26 +22,20 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .gptq import GroupWeight, fingerprint
-
-
-def pack(levels: np.ndarray, axis: int, group: int) -> np.ndarray:
-    """uint8 levels 0..15 -> bytes: along `axis` (split in groups), the first half of each group in
-    the low nibbles, the second half in the high nibbles."""
-    lv = np.moveaxis(levels, axis, -1)
-    lv = lv.reshape(*lv.shape[:-1], -1, 2, group // 2).astype(np.uint8)
-    packed = lv[..., 0, :] | (lv[..., 1, :] << 4)
-    return packed  # [..., groups, group // 2] with `axis` moved last and split
+from .onnx_weights import consumers, replace_initializers, replace_node
 
 
 def _stored(levels: np.ndarray, axis: int, rec: GroupWeight) -> np.ndarray:
-    """The bytes of `levels` (groups along `axis`): [..., groups, group // 2] at 4 bits (`pack`),
-    [..., groups, group] at 8, with `axis` moved last and split."""
-    if rec.bits == 4:
-        return pack(levels, axis, rec.group)
-    if rec.bits != 8:
+    """The bytes of `levels` (groups along `axis`, which moves last and splits): [..., groups, group]
+    at 8 bits; at 4, [..., groups, group // 2], the first half of each group in the low nibbles."""
+    if rec.bits not in (4, 8):
         raise ValueError(f"grouped weights are stored at 4 or 8 bits, not {rec.bits}")
-    lv = np.moveaxis(levels, axis, -1)
-    return lv.reshape(*lv.shape[:-1], -1, rec.group).astype(np.uint8)
+    lv = np.moveaxis(levels, axis, -1).astype(np.uint8)
+    lv = lv.reshape(*lv.shape[:-1], -1, rec.group)
+    if rec.bits == 8:
+        return lv
+    half = rec.group // 2
+    return lv[..., :half] | (lv[..., half:] << 4)
 
 
 def _as_int8(a: np.ndarray) -> np.ndarray:
@@ -89,10 +83,7 @@ def grouped_weights(model: onnx.ModelProto, records: dict[str, GroupWeight]) -> 
     """Store every MatMul, Gemm and Conv weight and Gather table that `records` holds (by
     fingerprint of its values as stored) at their bits (4 or 8); returns the model and how many were replaced."""
     graph = model.graph
-    users: dict[str, list] = {}
-    for node in graph.node:
-        for i, n in enumerate(node.input):
-            users.setdefault(n, []).append((node, i))
+    users = consumers(graph)
     inits, leading, found, gathers = [], [], set(), []
     for init in graph.initializer:
         rec = None
@@ -118,11 +109,7 @@ def grouped_weights(model: onnx.ModelProto, records: dict[str, GroupWeight]) -> 
     if any(r.bits == 4 for r in records.values() if id(r) in found):  # unused constants make ORT warn
         inits += [numpy_helper.from_array(np.array(1 / 16, np.float32), "grouped__sixteenth"),
                   numpy_helper.from_array(np.array(16, np.float32), "grouped__sixteen")]
-    del graph.initializer[:]
-    graph.initializer.extend(inits)
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(leading + nodes)
+    replace_initializers(graph, inits, leading)
     for node, rec in gathers:
         _unpacking_gather(graph, node, rec)
     return model, len(found)
@@ -170,7 +157,4 @@ def _unpacking_gather(graph: onnx.GraphProto, node: onnx.NodeProto, rec: GroupWe
     new = (picked + _unpack_nodes(base, f"{base}__bytes_rows", -1, rec.bits)
            + _dequantize_nodes(base, f"{base}__levels", f"{base}__zero_rows", f"{base}__scale_f32_rows", f"{base}__grouped")
            + shape + [helper.make_node("Reshape", [f"{base}__grouped", f"{base}__out_shape"], [out], name=f"{base}__rows")])
-    idx = list(graph.node).index(node)
-    graph.node.remove(node)
-    for k, n in enumerate(new):
-        graph.node.insert(idx + k, n)
+    replace_node(graph, node, new)

@@ -46,7 +46,7 @@ def fp16_weights(model: onnx.ModelProto, min_elements: int = 1024) -> onnx.Model
             casts.append(cast)
         else:
             new_inits.append(init)
-    _replace(graph, new_inits, casts)
+    replace_initializers(graph, new_inits, casts)
     return model
 
 
@@ -83,7 +83,7 @@ def dequantized(w: np.ndarray, axis: int, blocked: bool = False) -> np.ndarray:
     return q.astype(np.float32) * scale
 
 
-def _consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
+def consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
     out: dict[str, list] = {}
     for node in graph.node:
         for i, name in enumerate(node.input):
@@ -110,7 +110,7 @@ def int8_weights(model: onnx.ModelProto, min_elements: int = 4096) -> onnx.Model
     """int8 weight-only storage for the weights of MatMul, Gemm, Conv and embedding Gathers (fp16
     for an outlier weight, see OUTLIER_STD); everything else (biases, norms) stays as it is."""
     graph = model.graph
-    uses = _consumers(graph)
+    uses = consumers(graph)
     new_inits, pre, rewires = [], [], []
     for init in graph.initializer:
         arr = numpy_helper.to_array(init) if init.data_type == TensorProto.FLOAT else None
@@ -143,7 +143,7 @@ def int8_weights(model: onnx.ModelProto, min_elements: int = 4096) -> onnx.Model
             new_inits.append(s_init)
             pre += [helper.make_node("Cast", [q_init.name], [init.name + "__f"], to=TensorProto.FLOAT, name=init.name + "__cast"),
                     helper.make_node("Mul", [init.name + "__f", s_init.name], [init.name], name=init.name + "__dequantize")]
-    _replace(graph, new_inits, pre)
+    replace_initializers(graph, new_inits, pre)
     for node, q_name, s_name in rewires:
         _scaled_gather(graph, node, q_name, s_name)
     return model
@@ -172,19 +172,25 @@ def _scaled_gather(graph: onnx.GraphProto, node: onnx.NodeProto, q_name: str, s_
     base = node.name or out
     rows, scales, rows_f = f"{base}__rows_int8", f"{base}__row_scales", f"{base}__rows"
     axis = [a for a in node.attribute if a.name == "axis"]
-    idx = list(graph.node).index(node)
     new = [helper.make_node("Gather", [q_name, ids], [rows], name=f"{base}__gather_int8"),
            helper.make_node("Gather", [s_name, ids], [scales], name=f"{base}__gather_scale"),
            helper.make_node("Cast", [rows], [rows_f], to=TensorProto.FLOAT, name=f"{base}__cast"),
            helper.make_node("Mul", [rows_f, scales], [out], name=f"{base}__scale")]
     for n in new[:2]:
         n.attribute.extend(axis)
+    replace_node(graph, node, new)
+
+
+def replace_node(graph: onnx.GraphProto, node: onnx.NodeProto, new: list):
+    """`new` in `node`'s place (the graph's topological order kept)."""
+    idx = list(graph.node).index(node)
     graph.node.remove(node)
     for k, n in enumerate(new):
         graph.node.insert(idx + k, n)
 
 
-def _replace(graph: onnx.GraphProto, initializers: list, leading_nodes: list):
+def replace_initializers(graph: onnx.GraphProto, initializers: list, leading_nodes: list):
+    """The graph's initializers become `initializers`; `leading_nodes` (constant rebuilds) go first."""
     del graph.initializer[:]
     graph.initializer.extend(initializers)
     nodes = list(graph.node)
