@@ -53,7 +53,8 @@ const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
 export async function rawStageRuns(m: RawModel, prompt: string, seed: number): Promise<RawStageTimes> {
   const { manifest } = m;
   const ids = m.tokenizer.encode(prompt);
-  const enc = await timed(() => encodeText(m.textEncoder, manifest, ids, 1));
+  const encoder = await m.textEncoder.get();
+  const enc = await timed(() => encodeText(encoder, manifest, ids, 1));
   const { channels, height, width } = manifest.latent;
   const noise = gaussianNoise(normalizeSeed(seed), channels * height * width);
   const unet = await timed(() => denoiseOneStep(m.unet, manifest, noise, enc.value, 1));

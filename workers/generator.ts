@@ -27,6 +27,7 @@ import { studentImages, teacherImage } from './pipeline/generate';
 import { normalizeSeed } from './pipeline/noise';
 import { embeddingAt, exploreOf, towardSeed } from './pipeline/explore';
 import { EmbeddingCache, ImageCache, promptTokens } from './pipeline/prompt-caches';
+import { StoredEmbeddings } from './pipeline/stored-embeddings';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
 import { DeviceWatch } from './runtime/device-watch';
@@ -125,6 +126,8 @@ export class Generator {
     this.loadAbort = abort;
     try {
       const { manifest, baseUrl } = resolved ?? (await resolveModel(modelId, modelsBase()));
+      const replacing = this.model !== null;
+      const stored = await storedEmbeddingsFor(manifest, options);
       const { model, result } = await loadModel({
         manifest,
         baseUrl,
@@ -132,13 +135,16 @@ export class Generator {
         options,
         signal: abort.signal,
         startedAt,
-        replacing: this.model !== null,
+        replacing,
         releaseCurrent: async () => {
           this.loading = { modelId, options };
           await this.release();
         },
+        // With embeddings stored from an earlier visit, the first image is likely to need no encoder.
+        deferTextEncoder: !replacing && stored.size > 0,
       });
       this.model = model;
+      this.embeddings.useStored(stored);
       this.device.watch(model.backend);
       return result;
     } finally {
@@ -207,6 +213,8 @@ export class Generator {
     const noiseOf = explore?.seedMix ? towardSeed(explore.toSeed, explore.seedMix) : undefined;
     const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count, noiseOf);
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
+    // A deferred encoder's session is made next in the queue: after this image, before the next keystroke.
+    if (!m.textEncoder.started) void this.queue.run(() => m.textEncoder.get()).catch(() => undefined);
     this.lastImages.put(key, images);
     return {
       prompt: req.prompt,
@@ -241,7 +249,7 @@ export class Generator {
         const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
         const seed = normalizeSeed(req.seed);
         const { data: cond, ms: encodeMs } = await this.embeddings.get(m, promptTokens(m.tokenizer, req.prompt), 'data');
-        this.uncond ??= await encodeText(m.textEncoder, m.manifest, m.tokenizer.encode(''), 1);
+        this.uncond ??= await encodeText(await m.textEncoder.get(), m.manifest, m.tokenizer.encode(''), 1);
         const { images, denoiseMs, decodeMs } = await teacherImage(
           { ...m, teacher: m.teacher },
           cond as Float32Array,
@@ -299,4 +307,15 @@ export class Generator {
     m.teacherAbort.abort();
     await Promise.all([m.textEncoder, m.unet, m.decoder, m.teacher].map((s) => s?.release().catch(() => undefined)));
   }
+}
+
+/**
+ * The model's embeddings kept from earlier visits, valid for this text encoder file on this backend.
+ * The backend is the one asked for ('auto' resolves the same way on one device, visit to visit).
+ */
+async function storedEmbeddingsFor(manifest: LoadedModel['manifest'], options: LoadOptions): Promise<StoredEmbeddings> {
+  const out = Object.values(manifest.tensors.text_encoder.outputs)[0]?.shape ?? [];
+  const [tokens, width] = out.slice(-2);
+  const length = typeof tokens === 'number' && typeof width === 'number' ? tokens * width : 0;
+  return StoredEmbeddings.open(manifest.id, `${manifest.files.text_encoder.sha256}|${options.backend ?? 'auto'}`, length);
 }

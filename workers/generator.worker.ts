@@ -19,6 +19,7 @@ import type {
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
 import { clearCached, listCached } from './model-store/idb-cache';
+import { clearStoredEmbeddings } from './pipeline/stored-embeddings';
 import { installTrustedTypesPolicy } from '../src/shared/trusted-types';
 
 installTrustedTypesPolicy(); // before ORT starts its thread workers by URL
@@ -80,7 +81,7 @@ const api = {
     };
   },
   async clearCache(): Promise<void> {
-    await clearCached();
+    await Promise.all([clearCached(), clearStoredEmbeddings()]);
   },
   /** Bench only (bench/run.mjs through the page's ?bench=1 hook); see workers/bench-hooks.ts. */
   benchRawRuns(prompt: string, seed: number) {

@@ -5,7 +5,9 @@
  *
  * Order, for a quick first image: the runtime's WebAssembly starts while the first files are read,
  * each graph's file is read while the previous session is created, and the teacher is not loaded
- * at all (it is fetched after the first image). When a model is in use, everything that can fail
+ * at all (it is fetched after the first image). The text encoder's session comes last, and with
+ * `deferTextEncoder` (its first prompt's embedding is stored) not in the load at all: the first
+ * image needs only the UNet and the decoder. When a model is in use, everything that can fail
  * (every file, the tokenizer, the runtime) happens before it is released.
  */
 import type * as ort from 'onnxruntime-web';
@@ -21,6 +23,7 @@ import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { checkGraphContract } from './runtime/graph-contract';
 import { LoadPhases } from './runtime/load-phases';
 import { useOrtFor } from './runtime/ort';
+import { LazySession } from './runtime/lazy-session';
 import { createSession } from './runtime/session';
 import { startRuntime } from './runtime/start-runtime';
 
@@ -28,7 +31,8 @@ export interface LoadedModel {
   manifest: Manifest;
   backend: Backend;
   tokenizer: PromptTokenizer;
-  textEncoder: ort.InferenceSession;
+  /** Made in the load, or on first use when the load deferred it (LoadRequest.deferTextEncoder). */
+  textEncoder: LazySession;
   unet: ort.InferenceSession;
   decoder: ort.InferenceSession;
   /**
@@ -68,6 +72,11 @@ export interface LoadRequest extends ResolvedModel {
   replacing: boolean;
   /** Frees the model in use; called once, past the last point where a stop keeps it. */
   releaseCurrent: () => Promise<void>;
+  /**
+   * Leave the text encoder out of the load (its file is read and its session made on first use):
+   * the caller has the first image's embedding. Only for a load that replaces nothing.
+   */
+  deferTextEncoder?: boolean;
 }
 
 /** A model id → its manifest: index.json first (shipped models), then the models this person added by URL. */
@@ -124,7 +133,8 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   // need them. (Fetching all at once showed no measured cold-start gain here (bench/), and with
   // several sockets open a cut connection loses more already-sent bytes — tests/e2e/suites/40-faults.mjs.)
   // The teacher is not among them: it is fetched after the first image (prefetchTeacher).
-  const graphs = ['text_encoder', 'unet', 'vae_decoder'] as const;
+  // The text encoder last: its session is the one the first image can do without.
+  const graphs = ['unet', 'vae_decoder', 'text_encoder'] as const;
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
   const file = (key: string) => {
@@ -181,8 +191,9 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     const ext = await externalData(g);
     // The next graph's file is read (or downloaded: still one download at a time) while this
     // session is created.
+    // (A deferred text encoder's file is read when its session is made, not beside the first image.)
     const next = graphs[graphs.indexOf(g) + 1];
-    if (next) file(next).catch(() => undefined);
+    if (next && !(next === 'text_encoder' && r.deferTextEncoder)) file(next).catch(() => undefined);
     onProgress({ phase: 'session', file: g, backend: choice.backend });
     // The first session's time includes compiling and starting the runtime's WebAssembly.
     const s = await phases
@@ -193,6 +204,8 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
         throw new LayoutError(`${manifest.files[g].path} is not a model the runtime can read (${(err as Error).message ?? err})`);
       });
     made.push(s);
+    // The session holds its own copy: let the file's bytes go (a deferred session outlives the load).
+    for (const key of [g, ...(manifest.external_data?.[g] ?? [])]) fetched.delete(key);
     checkGraphContract(s, manifest.tensors[g], g);
     return s;
   };
@@ -201,12 +214,12 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     const tokenizer = earlyTokenizer ?? (await readTok());
     // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
     const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
-    const textEncoder = await session(
-      'text_encoder',
-      gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined,
-    );
     const unet = await session('unet');
     const decoder = await session('vae_decoder');
+    const textEncoder = new LazySession(() =>
+      session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined),
+    );
+    if (!r.deferTextEncoder) await textEncoder.get();
     const teacherAbort = new AbortController();
     const teacherKey = manifest.teacher?.file;
     const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;

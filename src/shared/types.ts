@@ -180,6 +180,8 @@ export interface LoadResult {
 export interface LoadPhase {
   name: string;
   ms: number;
+  /** Start, in ms after the load began. */
+  at: number;
 }
 
 export interface GenerateRequest {

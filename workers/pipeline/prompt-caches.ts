@@ -3,13 +3,16 @@
  * a keystroke that leaves the ids as they were (a trailing space, letter case for the uncased
  * MiniLM) changes nothing the networks would see.
  *   - EmbeddingCache: the last few prompts' text embeddings; changing only the seed skips the
- *     encoder, and an explore between two prompts encodes each once.
+ *     encoder, and an explore between two prompts encodes each once. Behind it, the few kept in
+ *     IndexedDB across visits (stored-embeddings.ts), which spare the first image the encoder.
  *   - ImageCache: the last request's images, keyed by ids, seed and count; an unchanged request
  *     comes back without running any network.
  */
 import type * as ort from 'onnxruntime-web';
 import type { GeneratedImage, Manifest } from '../../src/shared/types';
+import type { LazySession } from '../runtime/lazy-session';
 import { encodeText, encodeTextTensor } from './encode-text';
+import type { StoredEmbeddings } from './stored-embeddings';
 import { clipPromptForTokenizer, type PromptTokenizer } from './tokenize';
 
 /** A prompt's token ids, and them joined as a string: the key of both caches. */
@@ -24,7 +27,7 @@ export function promptTokens(tokenizer: PromptTokenizer, prompt: string): Prompt
 }
 
 export interface TextEncoderParts {
-  textEncoder: ort.InferenceSession;
+  textEncoder: LazySession;
   manifest: Manifest;
   /** true: the embedding stays on the GPU as an ORT tensor (WebGPU, batch 1). */
   gpuEmbedding: boolean;
@@ -37,6 +40,12 @@ export class EmbeddingCache {
   /** The newest few embeddings, newest last: the prompt being typed, and an explore's two endpoints. */
   private entries: { key: string; data: Float32Array | ort.Tensor }[] = [];
   private static readonly SIZE = 3;
+  /** The loaded model's embeddings kept across visits (null: none, e.g. before a load). */
+  private stored: StoredEmbeddings | null = null;
+
+  useStored(stored: StoredEmbeddings | null): void {
+    this.stored = stored;
+  }
 
   /**
    * The prompt's embedding, encoded only if these ids were not among the last few; ms 0 when cached.
@@ -56,16 +65,26 @@ export class EmbeddingCache {
       return { data: entry.data, ms: 0 };
     }
     const t0 = performance.now();
-    const data = onGpu ? await encodeTextTensor(m.textEncoder, m.manifest, ids, 1) : await encodeText(m.textEncoder, m.manifest, ids, 1);
+    // A stored embedding is float32 data: the UNet takes it on either backend.
+    const kept = this.stored?.lookup(key) ?? null;
+    const data = kept ?? (await this.encode(m, ids, onGpu));
+    if (!kept && data instanceof Float32Array) this.stored?.remember(key, data);
     this.entries.push({ key: slot, data });
     while (this.entries.length > EmbeddingCache.SIZE) dispose(this.entries.shift()!.data);
     return { data, ms: performance.now() - t0 };
+  }
+
+  private async encode(m: TextEncoderParts, ids: BigInt64Array, onGpu: boolean): Promise<Float32Array | ort.Tensor> {
+    const encoder = await m.textEncoder.get();
+    return onGpu ? encodeTextTensor(encoder, m.manifest, ids, 1) : encodeText(encoder, m.manifest, ids, 1);
   }
 
   /** A GPU-resident embedding is ORT's to free: dispose it when it is replaced or the model goes. */
   clear(): void {
     for (const e of this.entries) dispose(e.data);
     this.entries = [];
+    void this.stored?.flush(); // the prompt someone just stopped at is kept for their next visit
+    this.stored = null;
   }
 }
 

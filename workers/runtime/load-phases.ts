@@ -7,6 +7,8 @@ import type { LoadPhase } from '../../src/shared/types';
 
 export class LoadPhases {
   readonly list: LoadPhase[] = [];
+  /** When the load began: each phase's `at` counts from here, so overlaps can be read off. */
+  private readonly origin = performance.now();
 
   /** Runs `job` and records its wall time under `name` (also when it throws: the time was spent). */
   async time<T>(name: string, job: () => Promise<T>): Promise<T> {
@@ -14,7 +16,7 @@ export class LoadPhases {
     try {
       return await job();
     } finally {
-      this.list.push({ name, ms: Math.round(performance.now() - t0) });
+      this.list.push({ name, ms: Math.round(performance.now() - t0), at: Math.round(t0 - this.origin) });
     }
   }
 }
