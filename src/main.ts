@@ -62,6 +62,8 @@ const generator = new SupervisedGenerator(createGeneratorWorker, {
 let model: LoadResult | null = null;
 let loadRequest: { modelId: string; backend: 'auto' | 'webgpu' | 'wasm'; threads?: number } | null = null;
 let generation = 0;
+/** The loaded model left files for after its first image (LoadResult.deferred). */
+let deferredPending = false;
 let lastPainted: { prompt: string; seed: number; explore?: GenerateRequest['explore'] } | null = null;
 
 function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'error'): void {
@@ -89,6 +91,14 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed, explore: req.explore }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
+    if (deferredPending) {
+      // The load left the text encoder for after the first image (its prompt was stored): its row comes now.
+      deferredPending = false;
+      void generator.deferredFiles().then(
+        (files) => files.forEach((f) => storage.addFile(f.file, f.source, f.discarded, f.resumedFrom)),
+        () => undefined, // a file that fails is reported by the next image that needs it
+      );
+    }
     compare.painted();
     gallery.imagePainted();
   },
@@ -193,6 +203,7 @@ const onLoadProgress = (p: Progress) => {
 /** The page switches to a loaded model (at boot, after a worker restart, or after one was added by URL). */
 function useModel(r: LoadResult): void {
   model = r;
+  deferredPending = r.deferred.length > 0;
   progress.hidden = true;
   markLoaded(status, r);
   storage.showFiles(r);

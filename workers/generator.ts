@@ -15,7 +15,7 @@ import type {
   LoadResult,
   ProgressCallback,
   RemoteModelPlan,
-  TeacherFileInfo,
+  FileInfo,
   TeacherRequest,
 } from '../src/shared/types';
 import { matmulPeak, rawStageRuns, type RawStageTimes } from './bench-hooks';
@@ -277,11 +277,23 @@ export class Generator {
    * queue so images keep coming meanwhile; null when the model has no teacher. The UI calls it
    * once the model is loaded, so compare works at once, and offline on later visits.
    */
-  async prefetchTeacher(onProgress: ProgressCallback): Promise<TeacherFileInfo | null> {
+  async prefetchTeacher(onProgress: ProgressCallback): Promise<FileInfo | null> {
     const m = this.requireModel();
     if (!m.teacherFile) return null;
     const { source, discarded, resumedFrom } = await m.teacherFile.info(onProgress);
     return { file: m.manifest.teacher!.file, source, discarded, resumedFrom };
+  }
+
+  /**
+   * Makes the sessions the load left for later (in the queue: after the image being made) and says
+   * where their files came from; [] when there are none. The page asks once the first image is up.
+   */
+  async deferredFiles(): Promise<FileInfo[]> {
+    return this.queue.run(async () => {
+      const m = this.requireModel();
+      await m.textEncoder.get();
+      return m.deferredFiles();
+    });
   }
 
   /** Bench only (bench-hooks.ts): the raw session.run times of one image, in the same queue. */

@@ -13,7 +13,7 @@ import type {
   Progress,
   ProgressCallback,
   RemoteModelPlan,
-  TeacherFileInfo,
+  FileInfo,
   TeacherRequest,
 } from '../src/shared/types';
 import { Generator, type LoadOptions } from './generator';
@@ -61,8 +61,12 @@ const api = {
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return transferred(await generator.generate(req, safe(onProgress)));
   },
+  /** Makes the sessions the load left for later (a text encoder) and says where their files came from. */
+  deferredFiles(): Promise<FileInfo[]> {
+    return generator.deferredFiles();
+  },
   /** Fetches and keeps the teacher's file while images keep coming; resolves when compare can run. */
-  prefetchTeacher(onProgress?: ProgressCallback): Promise<TeacherFileInfo | null> {
+  prefetchTeacher(onProgress?: ProgressCallback): Promise<FileInfo | null> {
     return generator.prefetchTeacher(safe(onProgress));
   },
   async generateTeacher(req: TeacherRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {

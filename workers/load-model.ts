@@ -12,7 +12,16 @@
  */
 import type * as ort from 'onnxruntime-web';
 import { LayoutError, LoadCancelledError, ManifestError } from '../src/shared/errors';
-import type { Backend, FileSource, LoadResult, Manifest, ModelIndexEntry, NotStoredReason, ProgressCallback } from '../src/shared/types';
+import type {
+  Backend,
+  FileInfo,
+  FileSource,
+  LoadResult,
+  Manifest,
+  ModelIndexEntry,
+  NotStoredReason,
+  ProgressCallback,
+} from '../src/shared/types';
 import { getAdded } from './model-store/added-models';
 import { loadModelFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
@@ -44,6 +53,8 @@ export interface LoadedModel {
   /** Stops a teacher download still running when the model is released. */
   teacherAbort: AbortController;
   teacher: ort.InferenceSession | null;
+  /** Where the files the load left for later came from, once their sessions are made. */
+  deferredFiles: () => FileInfo[];
   /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
   gpuEmbedding: boolean;
   /** Why this model runs on WASM after starting on WebGPU (wasm-fallback.ts); null if it did not switch. */
@@ -116,6 +127,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
 
   const sources: Record<string, FileSource> = {};
   const discarded: string[] = [];
+  const deferred: string[] = [];
   const resumed: Record<string, number> = {};
   let cached = true;
   let notStored: NotStoredReason | null = null;
@@ -220,6 +232,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
       session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined),
     );
     if (!r.deferTextEncoder) await textEncoder.get();
+    else deferred.push('text_encoder');
     const teacherAbort = new AbortController();
     const teacherKey = manifest.teacher?.file;
     const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
@@ -232,6 +245,10 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
       decoder,
       teacherFile,
       teacherAbort,
+      deferredFiles: () =>
+        deferred
+          .filter((f) => sources[f])
+          .map((f) => ({ file: f, source: sources[f], discarded: discarded.includes(f), resumedFrom: resumed[f] ?? 0 })),
       teacher: null,
       gpuEmbedding,
       switchNote: null,
@@ -255,6 +272,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     notStored,
     resumed,
     hasTeacher: manifest.teacher !== undefined,
+    deferred: [...deferred],
     teacherDefaults: manifest.teacher ? { steps: manifest.teacher.default_steps, guidance: manifest.teacher.default_guidance } : null,
     width: manifest.output.width,
     height: manifest.output.height,

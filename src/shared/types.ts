@@ -169,6 +169,8 @@ export interface LoadResult {
   resumed: Record<string, number>;
   /** The model ships a teacher; its file is fetched after the load (prefetchTeacher). */
   hasTeacher: boolean;
+  /** Files the load left for later (a text encoder whose first prompt was stored): deferredFiles() reports them. */
+  deferred: string[];
   teacherDefaults: { steps: number; guidance: number } | null;
   width: number;
   height: number;
@@ -248,8 +250,8 @@ export interface CacheInfo {
   persisted: boolean | null;
 }
 
-/** Where the teacher's file came from, once prefetchTeacher has it (the files list shows it). */
-export interface TeacherFileInfo {
+/** Where a file read after the load came from (the teacher's, a deferred text encoder's): the files list shows it. */
+export interface FileInfo {
   file: string;
   source: FileSource;
   discarded: boolean;

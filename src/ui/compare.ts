@@ -8,7 +8,7 @@
  * and the button is offered when it is in. A failed fetch leaves the button on: a click tries again.
  */
 import * as Comlink from 'comlink';
-import type { GenerateResult, LoadResult, Progress, TeacherFileInfo } from '../shared/types';
+import type { GenerateResult, LoadResult, Progress, FileInfo } from '../shared/types';
 import { paint } from './canvas';
 import { errorMessage } from './error-message';
 import { markTeacher } from './page-state';
@@ -25,7 +25,7 @@ export interface CompareDeps {
   onDone: (student: GenerateResult, speedup: number) => void;
   onError: (err: unknown) => void;
   /** The teacher's file joins the list of the model's files (downloaded / from this device). */
-  addFileRow: (info: TeacherFileInfo) => void;
+  addFileRow: (info: FileInfo) => void;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

@@ -5,8 +5,9 @@
  *
  * One record per model in the "onestep-embeddings" database, valid only for the text encoder file
  * (its sha256) and backend that computed it, so a stored embedding is exactly what the encoder
- * would give now. Written a moment after typing pauses (the prompt someone stopped at, not every
- * prefix typed on the way). It is a cache: a record that is unreadable, of another file or of the
+ * would give now. The visit's first prompt is written at once (it is the likeliest to open the
+ * next visit, and a page may close right after its first image); later ones a moment after typing
+ * pauses (the prompt someone stopped at, not every prefix typed on the way). It is a cache: a record that is unreadable, of another file or of the
  * wrong size is ignored and replaced, and a write that fails (quota) loses nothing but the speed-up.
  */
 import { clear, createStore, del, get, set, type UseStore } from 'idb-keyval';
@@ -39,6 +40,7 @@ export class StoredEmbeddings {
   private entries: StoredRecord['entries'];
   private pending: { key: string; data: Float32Array } | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private written = false;
 
   private constructor(
     private readonly modelId: string,
@@ -66,12 +68,13 @@ export class StoredEmbeddings {
     return this.entries.find((e) => e.key === key)?.data.slice() ?? null;
   }
 
-  /** Keeps this embedding once typing pauses (a newer one before then takes its place). */
+  /** Keeps this embedding: the visit's first at once, later ones once typing pauses (a newer one takes its place). */
   remember(key: string, data: Float32Array): void {
     if (data.length !== this.length) return;
     this.pending = { key, data: data.slice() };
     if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), WRITE_AFTER_MS);
+    this.timer = setTimeout(() => void this.flush(), this.written ? WRITE_AFTER_MS : 0);
+    this.written = true;
   }
 
   /** Writes the pending embedding now (also used before the model is released). */
