@@ -184,6 +184,8 @@ export async function run({ baseUrl, timings }) {
   test(
     'a reload serves every model file from IndexedDB with zero model requests, same pixels',
     async () => {
+      await typeAndWait(page, 'red apple');
+      await page.waitForTimeout(1500); // a prompt typing stopped at is written to IndexedDB after 1 s
       await page.goto(`${baseUrl}#${new URLSearchParams({ prompt: 'red apple', seed: String(SEED) })}`);
       modelRequests.length = 0;
       await page.reload();
@@ -203,6 +205,47 @@ export async function run({ baseUrl, timings }) {
       );
       assert(modelRequests.length === 0, `no model file requests: ${JSON.stringify(modelRequests)}`);
       timings.cachedLoadMs = Number(await page.getAttribute('#status', 'data-load-ms'));
+      // The first image came from the stored embedding of 'red apple': no text encoder in the load
+      // (same pixels above), its session and file row right after that image, and typing works.
+      const phases = JSON.parse((await page.getAttribute('#status', 'data-load-phases')) ?? '[]').map((p) => p.name);
+      assert(!phases.includes('session text_encoder') && phases.includes('session unet'), `encoder left out of the load: ${phases}`);
+      await page.waitForSelector('#files li[data-file="text_encoder"][data-source="cache"]', { state: 'attached', timeout: 60_000 });
+      assert((await typeAndWait(page, 'red apple pie')).std > 1, 'a new prompt is encoded after such a start');
+    },
+    { needs: [TYPING] },
+  );
+
+  test(
+    'a damaged stored embedding is ignored: the encoder runs in the load and the pixels are the same',
+    async () => {
+      const damaged = await page.evaluate(async () => {
+        const db = await new Promise((res, rej) => {
+          const r = indexedDB.open('onestep-embeddings');
+          r.onsuccess = () => res(r.result);
+          r.onerror = () => rej(r.error);
+        });
+        const tx = db.transaction('embeddings', 'readwrite');
+        const store = tx.objectStore('embeddings');
+        const record = await new Promise((res) => (store.get('onestep-emoji').onsuccess = (e) => res(e.target.result)));
+        if (!record?.entries?.length) throw new Error('no stored embeddings to damage');
+        for (const e of record.entries) e.data = e.data.subarray(0, 100); // cut short, as a torn write would
+        store.put(record, 'onestep-emoji');
+        await new Promise((res) => (tx.oncomplete = res));
+        db.close();
+        return record.entries.length;
+      });
+      await page.goto(`${baseUrl}#${new URLSearchParams({ prompt: 'red apple', seed: String(SEED) })}`);
+      await page.reload();
+      await waitReady(page);
+      await page.waitForFunction(
+        () =>
+          document.getElementById('output').dataset.prompt === 'red apple' && document.getElementById('status').dataset.state === 'ready',
+        null,
+        { timeout: 60_000 },
+      );
+      const phases = JSON.parse((await page.getAttribute('#status', 'data-load-phases')) ?? '[]').map((p) => p.name);
+      assert(phases.includes('session text_encoder'), `${damaged} damaged entries: the load made the encoder (${phases})`);
+      assert((await canvasStats(page)).hash === images.apple.hash, 'same pixels, encoded afresh');
     },
     { needs: [TYPING] },
   );
