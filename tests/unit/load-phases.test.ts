@@ -11,6 +11,9 @@ describe('LoadPhases', () => {
     expect(phases.list.map((p) => p.name)).toEqual(['read tokenizer', 'session unet']);
     expect(phases.list[0].ms).toBeGreaterThanOrEqual(25);
     expect(Number.isInteger(phases.list[1].ms)).toBe(true);
+    // Each phase's start counts from the load's: the second began after the first ended.
+    expect(phases.list[0].at).toBeLessThan(10);
+    expect(phases.list[1].at).toBeGreaterThanOrEqual(phases.list[0].at + 25);
   });
 
   it('records a phase that throws and passes the error on', async () => {
