@@ -5,7 +5,8 @@
  */
 import type { GenerateRequest, GenerateResult, LoadResult, Progress } from './shared/types';
 import { initAddModel } from './ui/add-model';
-import { paint, pngName } from './ui/canvas';
+import { pngName } from './shared/png-name';
+import { paint } from './ui/canvas';
 import { createCoalescer } from './ui/coalesce';
 import { initCompare } from './ui/compare';
 import { galleryControls, initGallery } from './ui/gallery-panel';

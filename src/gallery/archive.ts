@@ -5,7 +5,7 @@
  */
 import { strToU8, zipSync, type Zippable } from 'fflate';
 import type { ExploreRequest } from '../shared/types';
-import { pngName } from '../ui/canvas';
+import { pngName } from '../shared/png-name';
 
 export interface ArchiveItem {
   png: Uint8Array;
@@ -29,7 +29,7 @@ export interface ArchiveIndexRow {
   kept: string;
 }
 
-/** The download's file name (canvas.ts pngName), numbered so that equal prompts and seeds never collide. */
+/** The download's file name (shared/png-name.ts), numbered so that equal prompts and seeds never collide. */
 export function archiveFileName(n: number, prompt: string, seed: number): string {
   return `${String(n + 1).padStart(3, '0')}-${pngName(prompt, seed)}`;
 }

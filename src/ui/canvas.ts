@@ -13,17 +13,6 @@ export function canvasToPng(canvas: HTMLCanvasElement): Promise<Blob> {
   return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('toBlob failed'))), 'image/png'));
 }
 
-/** A file name from the prompt: letters and digits only, so nothing odd reaches the file system. */
-export function pngName(prompt: string, seed: number): string {
-  const slug =
-    prompt
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 40) || 'onestep';
-  return `${slug}-${seed}.png`;
-}
-
 export async function downloadPng(canvas: HTMLCanvasElement, name: string): Promise<void> {
   downloadBlob(await canvasToPng(canvas), name);
 }

@@ -11,7 +11,7 @@
 import type { ExploreRequest } from '../shared/types';
 import { downloadBlob } from './canvas';
 import { errorMessage } from './error-message';
-import { markError, markStatus } from './page-state';
+import { sayIn } from './page-state';
 import { parseSeed, SEED_RULE } from './seed';
 
 export interface ExploreControls {
@@ -154,12 +154,7 @@ export class Explore {
   async save(): Promise<void> {
     const c = this.d.controls;
     if (this.playing) return;
-    const say = (text: string, error: string | null) => {
-      c.status.hidden = false;
-      c.status.textContent = text;
-      markStatus(c.status, error ? 'error' : 'ready');
-      markError(c.status, error);
-    };
+    const say = (text: string, error: string | null) => sayIn(c.status, text, error);
     try {
       const { recordMorph } = await import('./morph-video');
       const video = await recordMorph(this.d.canvas, (frame) => this.morph(frame));

@@ -8,7 +8,7 @@ import { Gallery, galleryBytes, type GalleryEntry, type NewEntry } from '../gall
 import { canvasToPng, downloadBlob } from './canvas';
 import { errorMessage } from './error-message';
 import { formatBytes } from './format';
-import { markError, markGallery, markGalleryEntry, markStatus } from './page-state';
+import { markGallery, markGalleryEntry, sayIn } from './page-state';
 
 export interface GalleryControls {
   keep: HTMLButtonElement;
@@ -44,12 +44,7 @@ export interface GalleryDeps {
 
 export function initGallery(d: GalleryDeps): { imagePainted: () => void } {
   const c = d.controls;
-  const say = (text: string, error: string | null = null) => {
-    c.status.hidden = false;
-    c.status.textContent = text;
-    markStatus(c.status, error ? 'error' : 'ready');
-    markError(c.status, error);
-  };
+  const say = (text: string, error: string | null = null) => sayIn(c.status, text, error);
   let gallery: Gallery;
   try {
     gallery = Gallery.open();

@@ -3,7 +3,8 @@
  * that restores it, and a grid of variations (the same prompt, the next seeds).
  */
 import { VARIATION_COUNT } from '../shared/config';
-import { canvasToPng, downloadPng, paint, pngName } from './canvas';
+import { pngName } from '../shared/png-name';
+import { canvasToPng, downloadPng, paint } from './canvas';
 import { errorMessage } from './error-message';
 import type { SupervisedGenerator } from './supervisor';
 

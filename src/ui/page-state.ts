@@ -32,6 +32,14 @@ export function markError(el: HTMLElement, name: string | null): void {
   else delete el.dataset.error;
 }
 
+/** A panel's own status line (explore, gallery): shown, with its text, state and error name. */
+export function sayIn(line: HTMLElement, text: string, error: string | null = null): void {
+  line.hidden = false;
+  line.textContent = text;
+  markStatus(line, error ? 'error' : 'ready');
+  markError(line, error);
+}
+
 export function markLoaded(status: HTMLElement, r: LoadResult): void {
   status.dataset.backend = r.backend;
   status.dataset.loadMs = String(r.loadMs);
