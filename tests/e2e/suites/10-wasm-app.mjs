@@ -25,6 +25,19 @@ export async function run({ baseUrl, timings }) {
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   const images = {};
   // Tests that need the model loaded, or the reference image, name these (harness `needs`).
+  /** Opens the link of `prompt` at SEED in a fresh page load and waits for its image. */
+  const reloadAt = async (prompt, beforeReload = () => undefined) => {
+    await page.goto(`${baseUrl}#${new URLSearchParams({ prompt, seed: String(SEED) })}`);
+    beforeReload();
+    await page.reload();
+    await waitReady(page);
+    await page.waitForFunction(
+      (p) => document.getElementById('output').dataset.prompt === p && document.getElementById('status').dataset.state === 'ready',
+      prompt,
+      { timeout: 60_000 },
+    );
+  };
+  const loadPhaseNames = async () => JSON.parse((await page.getAttribute('#status', 'data-load-phases')) ?? '[]').map((p) => p.name);
   const FIRST = 'first visit downloads the model and falls back to WASM, saying so';
   const TYPING = 'typing a prompt paints a non-blank 128×128 canvas';
 
@@ -186,17 +199,8 @@ export async function run({ baseUrl, timings }) {
     async () => {
       await typeAndWait(page, 'red apple');
       await page.waitForTimeout(1500); // a prompt typing stopped at is written to IndexedDB after 1 s
-      await page.goto(`${baseUrl}#${new URLSearchParams({ prompt: 'red apple', seed: String(SEED) })}`);
-      modelRequests.length = 0;
-      await page.reload();
-      await waitReady(page);
-      // The link restored prompt and seed, and a fresh worker paints the very same pixels.
-      await page.waitForFunction(
-        () =>
-          document.getElementById('output').dataset.prompt === 'red apple' && document.getElementById('status').dataset.state === 'ready',
-        null,
-        { timeout: 60_000 },
-      );
+      // The link restores prompt and seed, and a fresh worker paints the very same pixels.
+      await reloadAt('red apple', () => (modelRequests.length = 0));
       assert((await canvasStats(page)).hash === images.apple.hash, 'same pixels after reload (from the shared link)');
       const sources = await fileSources(page);
       assert(
@@ -207,7 +211,7 @@ export async function run({ baseUrl, timings }) {
       timings.cachedLoadMs = Number(await page.getAttribute('#status', 'data-load-ms'));
       // The first image came from the stored embedding of 'red apple': no text encoder in the load
       // (same pixels above), its session and file row right after that image, and typing works.
-      const phases = JSON.parse((await page.getAttribute('#status', 'data-load-phases')) ?? '[]').map((p) => p.name);
+      const phases = await loadPhaseNames();
       assert(!phases.includes('session text_encoder') && phases.includes('session unet'), `encoder left out of the load: ${phases}`);
       await page.waitForSelector('#files li[data-file="text_encoder"][data-source="cache"]', { state: 'attached', timeout: 60_000 });
       assert((await typeAndWait(page, 'red apple pie')).std > 1, 'a new prompt is encoded after such a start');
@@ -234,16 +238,8 @@ export async function run({ baseUrl, timings }) {
         db.close();
         return record.entries.length;
       });
-      await page.goto(`${baseUrl}#${new URLSearchParams({ prompt: 'red apple', seed: String(SEED) })}`);
-      await page.reload();
-      await waitReady(page);
-      await page.waitForFunction(
-        () =>
-          document.getElementById('output').dataset.prompt === 'red apple' && document.getElementById('status').dataset.state === 'ready',
-        null,
-        { timeout: 60_000 },
-      );
-      const phases = JSON.parse((await page.getAttribute('#status', 'data-load-phases')) ?? '[]').map((p) => p.name);
+      await reloadAt('red apple');
+      const phases = await loadPhaseNames();
       assert(phases.includes('session text_encoder'), `${damaged} damaged entries: the load made the encoder (${phases})`);
       assert((await canvasStats(page)).hash === images.apple.hash, 'same pixels, encoded afresh');
     },
