@@ -222,6 +222,7 @@ async function loadModel(): Promise<void> {
     const r = await generator.load(loadRequest.modelId, progressOf.callback, {
       backend: loadRequest.backend,
       threads: loadRequest.threads,
+      firstPrompt: promptInput.value,
     });
     progressOf.end();
     useModel(r);

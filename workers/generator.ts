@@ -126,7 +126,6 @@ export class Generator {
     this.loadAbort = abort;
     try {
       const { manifest, baseUrl } = resolved ?? (await resolveModel(modelId, modelsBase()));
-      const replacing = this.model !== null;
       const stored = await storedEmbeddingsFor(manifest, options);
       const { model, result } = await loadModel({
         manifest,
@@ -135,13 +134,16 @@ export class Generator {
         options,
         signal: abort.signal,
         startedAt,
-        replacing,
+        replacing: this.model !== null,
         releaseCurrent: async () => {
           this.loading = { modelId, options };
           await this.release();
         },
-        // With embeddings stored from an earlier visit, the first image is likely to need no encoder.
-        deferTextEncoder: !replacing && stored.size > 0,
+        // The first image's embedding stored from an earlier visit: that image needs no encoder.
+        encoderNotNeeded: (tokenizer, shipped) => {
+          stored.addShipped(shipped);
+          return options.firstPrompt !== undefined && stored.has(promptTokens(tokenizer, options.firstPrompt).key);
+        },
       });
       this.model = model;
       this.embeddings.useStored(stored);

@@ -5,8 +5,8 @@
  *
  * Order, for a quick first image: the runtime's WebAssembly starts while the first files are read,
  * each graph's file is read while the previous session is created, and the teacher is not loaded
- * at all (it is fetched after the first image). The text encoder's session comes last, and with
- * `deferTextEncoder` (its first prompt's embedding is stored) not in the load at all: the first
+ * at all (it is fetched after the first image). The text encoder's session comes last, and when
+ * the first image's embedding is stored (`encoderNotNeeded`) not in the load at all: the first
  * image needs only the UNet and the decoder. When a model is in use, everything that can fail
  * (every file, the tokenizer, the runtime) happens before it is released.
  */
@@ -27,6 +27,7 @@ import { loadModelFile } from './model-store/load-file';
 import { fetchManifest, readIndex } from './model-store/manifest';
 import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
+import { promptTokens } from './pipeline/prompt-caches';
 import { createTokenizer, type PromptTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { checkGraphContract } from './runtime/graph-contract';
@@ -63,6 +64,8 @@ export interface LoadedModel {
 
 export interface LoadOptions {
   backend?: BackendPreference;
+  /** The prompt of the first image after the load: with its embedding stored, the encoder can wait. */
+  firstPrompt?: string;
   /** WASM threads; default: every core (capped at 4). Only the first load of a worker sets it. */
   threads?: number;
 }
@@ -84,10 +87,11 @@ export interface LoadRequest extends ResolvedModel {
   /** Frees the model in use; called once, past the last point where a stop keeps it. */
   releaseCurrent: () => Promise<void>;
   /**
-   * Leave the text encoder out of the load (its file is read and its session made on first use):
-   * the caller has the first image's embedding. Only for a load that replaces nothing.
+   * True: leave the text encoder out of the load (its file is read and its session made on first
+   * use), because the caller has the first image's embedding (stored, or among those the model
+   * ships: `shipped`). Asked once the tokenizer is read; only for a load that replaces nothing.
    */
-  deferTextEncoder?: boolean;
+  encoderNotNeeded?: (tokenizer: PromptTokenizer, shipped: ShippedEmbedding[]) => boolean;
 }
 
 /** A model id → its manifest: index.json first (shipped models), then the models this person added by URL. */
@@ -113,6 +117,32 @@ function readTokenizer(manifest: Manifest, bytes: Uint8Array, merges: Uint8Array
   } catch (err) {
     throw new LayoutError(`${manifest.files.tokenizer.path} is not a tokenizer this app can read (${(err as Error).message ?? err})`);
   }
+}
+
+/** One of the model's shipped prompt embeddings (manifest.prompt_embeddings), keyed like the caches. */
+export interface ShippedEmbedding {
+  key: string;
+  data: Float32Array;
+}
+
+/**
+ * The model's shipped prompt embeddings ([] if it ships none). They only save time: a file that
+ * cannot be read, or is not one [max_length, width] float32 block per prompt, leaves the encoder
+ * in the load.
+ */
+async function shippedEmbeddings(
+  manifest: Manifest,
+  tokenizer: PromptTokenizer,
+  file: (key: string) => Promise<Uint8Array>,
+): Promise<ShippedEmbedding[]> {
+  const spec = manifest.prompt_embeddings;
+  const width = Object.values(manifest.tensors.text_encoder.outputs)[0]?.shape.at(-1);
+  if (!spec || typeof width !== 'number') return [];
+  const bytes = await file(spec.file).catch(() => null);
+  const size = tokenizer.maxLength * width;
+  if (!bytes || bytes.length !== spec.prompts.length * size * 4) return [];
+  const all = new Float32Array(bytes.slice().buffer);
+  return spec.prompts.map((p, i) => ({ key: promptTokens(tokenizer, p).key, data: all.slice(i * size, (i + 1) * size) }));
 }
 
 export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; result: LoadResult }> {
@@ -198,6 +228,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   await useOrtFor(choice.backend, choice.threads);
   const overrides = manifest.runtime?.free_dimension_overrides ?? {};
   const made: ort.InferenceSession[] = [];
+  let deferEncoder = false; // decided once the tokenizer is read
   const session = async (g: Graph, gpuOutputs?: string[]) => {
     const bytes = await file(g);
     const ext = await externalData(g);
@@ -205,7 +236,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     // session is created.
     // (A deferred text encoder's file is read when its session is made, not beside the first image.)
     const next = graphs[graphs.indexOf(g) + 1];
-    if (next && !(next === 'text_encoder' && r.deferTextEncoder)) file(next).catch(() => undefined);
+    if (next && !(next === 'text_encoder' && deferEncoder)) file(next).catch(() => undefined);
     onProgress({ phase: 'session', file: g, backend: choice.backend });
     // The first session's time includes compiling and starting the runtime's WebAssembly.
     const s = await phases
@@ -224,6 +255,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   let model: LoadedModel;
   try {
     const tokenizer = earlyTokenizer ?? (await readTok());
+    if (!replacing) deferEncoder = r.encoderNotNeeded?.(tokenizer, await shippedEmbeddings(manifest, tokenizer, file)) ?? false;
     // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
     const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
     const unet = await session('unet');
@@ -231,7 +263,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     const textEncoder = new LazySession(() =>
       session('text_encoder', gpuEmbedding ? Object.keys(manifest.tensors.text_encoder.outputs).slice(0, 1) : undefined),
     );
-    if (!r.deferTextEncoder) await textEncoder.get();
+    if (!deferEncoder) await textEncoder.get();
     else deferred.push('text_encoder');
     const teacherAbort = new AbortController();
     const teacherKey = manifest.teacher?.file;

@@ -73,6 +73,8 @@ export interface Manifest {
     prediction_type: 'epsilon';
   };
   vae: { scaling_factor: number };
+  /** The text encoder's output for prompts a visit opens with (the empty one): float32 [L, D] per prompt. */
+  prompt_embeddings?: { file: string; prompts: string[] };
   teacher?: {
     file: string;
     schedule: 'ddim';

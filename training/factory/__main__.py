@@ -66,6 +66,7 @@ RUNNERS = {
     "import-student": _call("onnx_import", "import_student"),
     "requote": _call("quoted_quality", "requote_quality"),
     "grain": _call("grain", "measure_grain"),
+    "prompt-embeddings": _call("export", "add_prompt_embeddings"),
 }
 
 

@@ -271,6 +271,10 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
                      ("vae_decoder", "vae_decoder/model.onnx")):
         p = stage / rel
         files[key] = {"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+    # the empty prompt's embedding, so a first visit's first image waits for no text encoder
+    from .prompt_embeddings import FILE_KEY, write_prompt_embeddings
+
+    files[FILE_KEY], prompt_embeddings = write_prompt_embeddings(stage)
     ab = alphas_cumprod()
     T = cfg.distill.conditioning_timestep
     manifest = {
@@ -300,6 +304,7 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
         "one_step": {"rule": "ddpm", "timestep": T, "alpha_bar": float(ab[T]), "noise_scale": 1.0,
                      "input_scale": 1.0, "prediction_type": "epsilon", "student_variant": variant},
         "vae": {"scaling_factor": scale},
+        "prompt_embeddings": prompt_embeddings,
         "teacher": {"file": "unet_teacher", "schedule": "ddim", "num_train_timesteps": NUM_TRAIN_TIMESTEPS,
                     "beta_schedule": "scaled_linear", "beta_start": BETA_START, "beta_end": BETA_END,
                     "timestep_spacing": "trailing", "default_steps": 25,
@@ -333,3 +338,19 @@ def update_index(out_root: Path, manifest: dict):
     else:
         index["models"].append(entry)
     path.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def add_prompt_embeddings(cfg) -> Path:
+    """The exported model gets the file and its manifest entries (nothing else changes)."""
+    from .prompt_embeddings import FILE_KEY, REL_PATH, write_prompt_embeddings
+
+    root = models_root(cfg)
+    model_dir = root / cfg.export.model_id
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    entry, field = write_prompt_embeddings(model_dir)
+    manifest["files"][FILE_KEY] = entry
+    manifest["prompt_embeddings"] = field
+    write_manifest(model_dir / "manifest.json", manifest)
+    update_index(root, manifest)
+    print(f"prompt-embeddings: {model_dir / REL_PATH} ({entry['bytes']} bytes, {len(field['prompts'])} prompt(s))")
+    return model_dir

@@ -32,6 +32,17 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     assert manifest["export"]["vae_decoder_kind"] == "browser" and manifest["export"]["vae_decoder_gflop"] > 0
     assert manifest["export"]["text_encoder_weights"] == "int4" and manifest["export"]["text_encoder_cosine_mean"] > 0.99
     assert manifest["files"]["text_encoder"]["bytes"] < 15_000_000
+    # the empty prompt's embedding ships (a first visit's first image needs no encoder): it is the
+    # exported encoder's own output for the exported tokenizer's ids of ""
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from factory.onnx_export import ort_run
+
+    assert manifest["prompt_embeddings"] == {"file": "prompt_embeddings", "prompts": [""]}
+    shipped = np.fromfile(out / manifest["files"]["prompt_embeddings"]["path"], dtype="<f4")
+    ids = np.array([Tokenizer.from_file(str(out / "tokenizer" / "tokenizer.json")).encode("").ids], dtype=np.int64)
+    assert np.array_equal(shipped, ort_run(out / "text_encoder" / "model.onnx", {"input_ids": ids})[0].ravel())
     assert manifest["one_step"]["timestep"] == 999 and abs(manifest["one_step"]["alpha_bar"] - 0.0046601) < 1e-6
     index = json.loads((out.parent / "index.json").read_text())
     assert [m["id"] for m in index["models"]] == ["tiny-test"]

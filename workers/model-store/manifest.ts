@@ -99,6 +99,9 @@ export function validateManifest(raw: unknown): Manifest {
     if (!(graph in files)) throw new ManifestError(`manifest: "external_data.${graph}" is not a file in "files"`);
     if (!list.every((k) => k in files)) throw new ManifestError(`manifest: "external_data.${graph}" must list keys of "files"`);
   }
+  if (m.prompt_embeddings && !(m.prompt_embeddings.file in files)) {
+    throw new ManifestError(`manifest: "prompt_embeddings.file" names "${m.prompt_embeddings.file}", which is not in "files"`);
+  }
   if (m.teacher && !(m.teacher.file in files)) {
     throw new ManifestError(`manifest: "teacher.file" names "${m.teacher.file}", which is not in "files"`);
   }

@@ -59,13 +59,21 @@ export class StoredEmbeddings {
     return new StoredEmbeddings(modelId, fingerprint, length, valid(record, fingerprint, length) ? record.entries : []);
   }
 
-  get size(): number {
-    return this.entries.length;
+  /** The model's own (manifest.prompt_embeddings): looked up like stored ones, never written. */
+  private shipped: StoredRecord['entries'] = [];
+
+  addShipped(entries: { key: string; data: Float32Array }[]): void {
+    this.shipped = entries.filter((e) => e.data.length === this.length);
   }
 
-  /** A copy of the stored embedding of these token ids, or null. */
+  has(key: string): boolean {
+    return this.entries.some((e) => e.key === key) || this.shipped.some((e) => e.key === key);
+  }
+
+  /** A copy of the stored (or shipped) embedding of these token ids, or null. */
   lookup(key: string): Float32Array | null {
-    return this.entries.find((e) => e.key === key)?.data.slice() ?? null;
+    const hit = this.entries.find((e) => e.key === key) ?? this.shipped.find((e) => e.key === key);
+    return hit?.data.slice() ?? null;
   }
 
   /** Keeps this embedding: the visit's first at once, later ones once typing pauses (a newer one takes its place). */

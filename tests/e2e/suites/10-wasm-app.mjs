@@ -58,6 +58,11 @@ export async function run({ baseUrl, timings }) {
       const text = await page.textContent('#status');
       assert(/WASM/.test(text) && /WebGPU/.test(text), `status names the backend and why WebGPU is not used: "${text}"`);
       assert(await page.evaluate(() => crossOriginIsolated), 'page is cross-origin isolated (COOP/COEP)');
+      // The first image is of the empty prompt, whose embedding the model ships: the text encoder's
+      // 14 MB and its session came after that image, and its row joined the files list then.
+      const phases = await loadPhaseNames();
+      assert(!phases.includes('session text_encoder') && phases.includes('read prompt_embeddings'), `no encoder in the load: ${phases}`);
+      await page.waitForSelector('#files li[data-file="text_encoder"][data-source="network"]', { state: 'attached', timeout: 60_000 });
       const sources = await fileSources(page);
       assert(
         Object.keys(sources).length >= 5 && sources.unet_teacher === 'network' && Object.values(sources).every((s) => s === 'network'),
