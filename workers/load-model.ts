@@ -180,7 +180,13 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
   const file = (key: string) => {
-    if (!fetched.has(key)) fetched.set(key, fetchFile(key));
+    if (!fetched.has(key)) {
+      const p = fetchFile(key);
+      fetched.set(key, p);
+      // A failed read is tried again by the next caller (a deferred encoder's file, fetched after
+      // the first image, resumes from its stored chunks on the next keystroke).
+      p.catch(() => fetched.get(key) === p && fetched.delete(key));
+    }
     return fetched.get(key)!;
   };
   // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to

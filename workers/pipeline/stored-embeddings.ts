@@ -54,8 +54,10 @@ export class StoredEmbeddings {
 
   /** This model's stored embeddings; none when the record is missing, stale or unreadable. */
   static async open(modelId: string, fingerprint: string, length: number): Promise<StoredEmbeddings> {
-    const record: unknown = await get(modelId, db()).catch(() => null);
-    if (record !== undefined && record !== null && !valid(record, fingerprint, length)) await del(modelId, db()).catch(() => undefined);
+    // Without IndexedDB (some private modes) opening the store throws at once: then nothing is kept.
+    const record: unknown = await (async () => get(modelId, db()))().catch(() => null);
+    if (record !== undefined && record !== null && !valid(record, fingerprint, length))
+      await (async () => del(modelId, db()))().catch(() => undefined);
     return new StoredEmbeddings(modelId, fingerprint, length, valid(record, fingerprint, length) ? record.entries : []);
   }
 
@@ -94,11 +96,11 @@ export class StoredEmbeddings {
     if (!p) return;
     this.entries = [...this.entries.filter((e) => e.key !== p.key), p].slice(-KEEP);
     const record: StoredRecord = { fingerprint: this.fingerprint, entries: this.entries };
-    await set(this.modelId, record, db()).catch(() => undefined);
+    await (async () => set(this.modelId, record, db()))().catch(() => undefined);
   }
 }
 
 /** "Clear downloaded models" clears these too: they belong to the models' files. */
 export async function clearStoredEmbeddings(): Promise<void> {
-  await clear(db());
+  await (async () => clear(db()))().catch(() => undefined); // nothing kept without IndexedDB
 }

@@ -47,7 +47,7 @@ export async function run({ baseUrl, root }) {
   test(
     'a download cut off half way resumes with a Range request and the model runs',
     async () => {
-      const file = manifest.files.text_encoder;
+      const file = manifest.files.unet;
       const filePath = `${MODEL}${file.path}`;
       const context = await fresh();
       const page = await context.newPage();
@@ -59,9 +59,9 @@ export async function run({ baseUrl, root }) {
         `clear message on the cut: "${first.text}"`,
       );
       const keys = await idbKeys(page);
-      const partial = await idbRecord(page, 'onestep-emoji@1/text_encoder~partial');
+      const partial = await idbRecord(page, 'onestep-emoji@1/unet~partial');
       assert(partial && partial.chunksDone >= 1, `complete chunks recorded: ${JSON.stringify(partial)}`);
-      assert(!keys.includes('onestep-emoji@1/text_encoder'), 'no index record: the half-written file is never used');
+      assert(!keys.includes('onestep-emoji@1/unet'), 'no index record: the half-written file is never used');
       const stored = partial.chunksDone * partial.chunkBytes;
 
       await page.reload();
@@ -86,13 +86,10 @@ export async function run({ baseUrl, root }) {
       );
       assert(stored >= reqs[0].sent - 2 * 4 * MiB, `kept what had arrived (${stored} of ${reqs[0].sent})`);
       assert(total < file.bytes + 2 * 4 * MiB, `bytes served for the file ${total} < size ${file.bytes} + two chunks`);
-      assert(
-        (await page.getAttribute('#files li[data-file="text_encoder"]', 'data-resumed')) === String(stored),
-        'the file list says it resumed',
-      );
+      assert((await page.getAttribute('#files li[data-file="unet"]', 'data-resumed')) === String(stored), 'the file list says it resumed');
       const keysAfter = await idbKeys(page);
       assert(
-        keysAfter.includes('onestep-emoji@1/text_encoder') && !keysAfter.some((k) => k.endsWith('~partial')),
+        keysAfter.includes('onestep-emoji@1/unet') && !keysAfter.some((k) => k.endsWith('~partial')),
         'stored completely, partial record gone',
       );
       const img = await typeAndWait(page, 'red apple');
@@ -100,6 +97,35 @@ export async function run({ baseUrl, root }) {
       await context.close();
     },
     { timeoutMs: 600_000 },
+  );
+
+  test(
+    'a cut in the text encoder, fetched after the first image, resumes when a prompt needs it',
+    async () => {
+      // A first visit's first image (the empty prompt, whose embedding ships) needs no encoder: its
+      // file comes after that image, and here its connection breaks half way.
+      const file = manifest.files.text_encoder;
+      const filePath = `${MODEL}${file.path}`;
+      const context = await fresh();
+      const page = await context.newPage();
+      const earlier = server.requestsFor(filePath).length; // other cases' requests
+      const mine = () => server.requestsFor(filePath).slice(earlier);
+      server.faults.cut = { path: filePath, afterBytes: Math.floor(file.bytes / 2) };
+      await page.goto(url);
+      const first = await loadOutcome(page);
+      assert(first.state !== 'error', `the first image needs no encoder: "${first.text}"`);
+      for (let i = 0; i < 600 && !mine().some((r) => r.cut); i++) await new Promise((r) => setTimeout(r, 100));
+      assert(mine()[0]?.cut, 'the encoder file was cut after the first image');
+      const s = await typeAndWait(page, 'red apple');
+      assert(s.std > 8, 'the first typed prompt paints: the encoder file resumed');
+      const reqs = mine();
+      assert(
+        reqs.length === 2 && reqs[1].status === 206 && reqs[1].sent < file.bytes,
+        `one cut request, then a Range request for the rest: ${reqs.map((r) => `${r.status} sent=${r.sent}${r.cut ? ' (cut)' : ''}`).join(' | ')}`,
+      );
+      await context.close();
+    },
+    { timeoutMs: 300_000 },
   );
 
   test(
