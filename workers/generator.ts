@@ -27,7 +27,7 @@ import { studentImages, teacherImage } from './pipeline/generate';
 import { normalizeSeed } from './pipeline/noise';
 import { embeddingAt, exploreOf, towardSeed } from './pipeline/explore';
 import { EmbeddingCache, ImageCache, promptTokens } from './pipeline/prompt-caches';
-import { StoredEmbeddings } from './pipeline/stored-embeddings';
+import { clearStoredEmbeddings, StoredEmbeddings } from './pipeline/stored-embeddings';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
 import { DeviceWatch } from './runtime/device-watch';
@@ -284,6 +284,12 @@ export class Generator {
     if (!m.teacherFile) return null;
     const { source, discarded, resumedFrom } = await m.teacherFile.info(onProgress);
     return { file: m.manifest.teacher!.file, source, discarded, resumedFrom };
+  }
+
+  /** "Clear downloaded models": the kept prompt embeddings go too, in memory as in IndexedDB. */
+  async clearStoredEmbeddings(): Promise<void> {
+    this.embeddings.forgetStored();
+    await clearStoredEmbeddings();
   }
 
   /**

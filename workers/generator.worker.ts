@@ -19,7 +19,6 @@ import type {
 import { Generator, type LoadOptions } from './generator';
 import { listAdded } from './model-store/added-models';
 import { clearCached, listCached } from './model-store/idb-cache';
-import { clearStoredEmbeddings } from './pipeline/stored-embeddings';
 import { installTrustedTypesPolicy } from '../src/shared/trusted-types';
 
 installTrustedTypesPolicy(); // before ORT starts its thread workers by URL
@@ -85,7 +84,7 @@ const api = {
     };
   },
   async clearCache(): Promise<void> {
-    await Promise.all([clearCached(), clearStoredEmbeddings()]);
+    await Promise.all([clearCached(), generator.clearStoredEmbeddings()]);
   },
   /** Bench only (bench/run.mjs through the page's ?bench=1 hook); see workers/bench-hooks.ts. */
   benchRawRuns(prompt: string, seed: number) {

@@ -41,7 +41,7 @@ export interface LoadedModel {
   manifest: Manifest;
   backend: Backend;
   tokenizer: PromptTokenizer;
-  /** Made in the load, or on first use when the load deferred it (LoadRequest.deferTextEncoder). */
+  /** Made in the load, or on first use when the load deferred it (LoadRequest.encoderNotNeeded). */
   textEncoder: LazySession;
   unet: ort.InferenceSession;
   decoder: ort.InferenceSession;
@@ -179,13 +179,15 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const graphs = ['unet', 'vae_decoder', 'text_encoder'] as const;
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
+  let loaded = false;
   const file = (key: string) => {
     if (!fetched.has(key)) {
       const p = fetchFile(key);
       fetched.set(key, p);
-      // A failed read is tried again by the next caller (a deferred encoder's file, fetched after
-      // the first image, resumes from its stored chunks on the next keystroke).
-      p.catch(() => fetched.get(key) === p && fetched.delete(key));
+      // After the load, a failed read is tried again by the next caller (a deferred encoder's file,
+      // fetched after the first image, resumes from its stored chunks when a prompt needs it).
+      // During the load a failure stays: the load reports it, whichever caller met it first.
+      p.catch(() => loaded && fetched.get(key) === p && fetched.delete(key));
     }
     return fetched.get(key)!;
   };
@@ -255,7 +257,14 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     made.push(s);
     // The session holds its own copy: let the file's bytes go (a deferred session outlives the load).
     for (const key of [g, ...(manifest.external_data?.[g] ?? [])]) fetched.delete(key);
-    checkGraphContract(s, manifest.tensors[g], g);
+    try {
+      checkGraphContract(s, manifest.tensors[g], g);
+    } catch (err) {
+      // Freed here, not only by the load's catch: a deferred session is made after the load.
+      made.splice(made.indexOf(s), 1);
+      await s.release().catch(() => undefined);
+      throw err;
+    }
     return s;
   };
   let model: LoadedModel;
@@ -297,6 +306,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     throw err;
   }
 
+  loaded = true;
   const result: LoadResult = {
     modelId: manifest.id,
     name: manifest.name,

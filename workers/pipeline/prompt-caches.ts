@@ -47,6 +47,11 @@ export class EmbeddingCache {
     this.stored = stored;
   }
 
+  /** The database was cleared: the live copy forgets too, so no later write puts the prompts back. */
+  forgetStored(): void {
+    this.stored?.forget();
+  }
+
   /**
    * The prompt's embedding, encoded only if these ids were not among the last few; ms 0 when cached.
    * 'data' always gives float32 values (mixing two embeddings needs them, even on WebGPU).

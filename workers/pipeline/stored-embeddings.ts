@@ -87,6 +87,14 @@ export class StoredEmbeddings {
     this.written = true;
   }
 
+  /** Forgets every kept embedding here too ("clear downloaded models" cleared the database). */
+  forget(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
+    this.entries = [];
+  }
+
   /** Writes the pending embedding now (also used before the model is released). */
   async flush(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
