@@ -52,7 +52,7 @@ async function section(results, key, fn) {
   log(`  (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
-async function runBrowserSide(mode, opts, baseUrl, out) {
+async function runBrowserSide(mode, opts, baseUrl, out, manifest) {
   const b = await launch(mode);
   try {
     out.browser = b.version;
@@ -91,7 +91,9 @@ async function runBrowserSide(mode, opts, baseUrl, out) {
     if (want('threads') && b.backend === 'wasm')
       await section(out, 'threads', () => threads.run({ browser: b.browser, baseUrl, reps: opts.reps, log }));
     if (want('cold'))
-      await section(out, 'coldStart', () => coldStart.run({ browser: b.browser, baseUrl, backend: b.backend, reps: opts.coldReps, log }));
+      await section(out, 'coldStart', () =>
+        coldStart.run({ browser: b.browser, baseUrl, backend: b.backend, reps: opts.coldReps, log, manifest }),
+      );
     if (want('memory'))
       await section(out, 'memory', () => memory.run({ browser: b.browser, baseUrl, backend: b.backend, gens: opts.gens, log }));
   } finally {
@@ -172,7 +174,7 @@ async function main() {
     for (const side of opts.sides) {
       results[side] = {};
       log(`== ${side}`);
-      await runBrowserSide(side, opts, server.url, results[side]).catch((err) => {
+      await runBrowserSide(side, opts, server.url, results[side], manifest).catch((err) => {
         log(`${side} failed: ${err.stack ?? err}`);
         results[side].error = String(err.message ?? err);
       });

@@ -12,6 +12,7 @@ import { initCompare } from './ui/compare';
 import { galleryControls, initGallery } from './ui/gallery-panel';
 import { Explore, exploreControls } from './ui/explore';
 import { loadProgress } from './ui/load-progress';
+import { deferredFiles } from './ui/deferred-files';
 import { errorMessage } from './ui/error-message';
 import { describeProgress, describeReady } from './ui/format';
 import { appStateView, startOfflineSupport } from './ui/pwa';
@@ -63,8 +64,6 @@ const generator = new SupervisedGenerator(createGeneratorWorker, {
 let model: LoadResult | null = null;
 let loadRequest: { modelId: string; backend: 'auto' | 'webgpu' | 'wasm'; threads?: number } | null = null;
 let generation = 0;
-/** The loaded model left files for after its first image (LoadResult.deferred). */
-let deferredPending = false;
 let lastPainted: { prompt: string; seed: number; explore?: GenerateRequest['explore'] } | null = null;
 
 function setStatus(text: string, state: 'loading' | 'ready' | 'generating' | 'error'): void {
@@ -92,15 +91,8 @@ const typing = createCoalescer<GenerateRequest, GenerateResult>(
     setStatus(readyLine(result), typing.busy ? 'generating' : 'ready');
     history.replaceState(null, '', writeShared({ prompt: req.prompt, seed: image.seed, explore: req.explore }));
     for (const b of [buttons.download, buttons.copy, buttons.share, buttons.variations]) b.disabled = false;
-    if (deferredPending) {
-      // The load left the text encoder for after the first image (its prompt was stored): its row comes now.
-      deferredPending = false;
-      void generator.deferredFiles().then(
-        (files) => files.forEach((f) => storage.addFile(f.file, f.source, f.discarded, f.resumedFrom)),
-        () => undefined, // a file that fails is reported by the next image that needs it
-      );
-    }
-    compare.painted();
+    // The files the next prompt needs first, then the teacher's (compare).
+    void deferred.painted().then(() => compare.painted());
     gallery.imagePainted();
   },
   // A crash is not the user's problem to fix: the supervisor is already restarting the worker.
@@ -189,6 +181,12 @@ const compare = initCompare({
 // ---- storage --------------------------------------------------------------------------------
 
 const storage = initStoragePanel({ generator, summary: $('storage'), files: $('files'), clear: buttons.clear, say: setStatus });
+// What the load left for after the first image (the tokenizer and text encoder, when its prompt was kept).
+const deferred = deferredFiles({
+  fetch: (onProgress) => generator.deferredFiles(onProgress),
+  progress,
+  addRow: (f) => storage.addFile(f.file, f.source, f.discarded, f.resumedFrom),
+});
 
 // ---- boot -----------------------------------------------------------------------------------
 
@@ -204,7 +202,7 @@ const onLoadProgress = (p: Progress) => {
 /** The page switches to a loaded model (at boot, after a worker restart, or after one was added by URL). */
 function useModel(r: LoadResult): void {
   model = r;
-  deferredPending = r.deferred.length > 0;
+  deferred.loaded(r);
   progress.hidden = true;
   markLoaded(status, r);
   storage.showFiles(r);

@@ -52,7 +52,7 @@ const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
  */
 export async function rawStageRuns(m: RawModel, prompt: string, seed: number): Promise<RawStageTimes> {
   const { manifest } = m;
-  const ids = m.tokenizer.encode(prompt);
+  const ids = (await m.tokenizer.get()).encode(prompt);
   const encoder = await m.textEncoder.get();
   const enc = await timed(() => encodeText(encoder, manifest, ids, 1));
   const { channels, height, width } = manifest.latent;

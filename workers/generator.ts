@@ -27,7 +27,7 @@ import { studentImages, teacherImage } from './pipeline/generate';
 import { normalizeSeed } from './pipeline/noise';
 import { embeddingAt, exploreOf, towardSeed } from './pipeline/explore';
 import { EmbeddingCache, ImageCache, promptTokens } from './pipeline/prompt-caches';
-import { clearStoredEmbeddings, StoredEmbeddings } from './pipeline/stored-embeddings';
+import { clearStoredEmbeddings } from './pipeline/stored-embeddings';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
 import { DeviceWatch } from './runtime/device-watch';
@@ -126,7 +126,6 @@ export class Generator {
     this.loadAbort = abort;
     try {
       const { manifest, baseUrl } = resolved ?? (await resolveModel(modelId, modelsBase()));
-      const stored = await storedEmbeddingsFor(manifest, options);
       const { model, result } = await loadModel({
         manifest,
         baseUrl,
@@ -139,14 +138,9 @@ export class Generator {
           this.loading = { modelId, options };
           await this.release();
         },
-        // The first image's embedding stored from an earlier visit: that image needs no encoder.
-        encoderNotNeeded: (tokenizer, shipped) => {
-          stored.addShipped(shipped);
-          return options.firstPrompt !== undefined && stored.has(promptTokens(tokenizer, options.firstPrompt).key);
-        },
       });
       this.model = model;
-      this.embeddings.useStored(stored);
+      this.embeddings.useStored(model.stored);
       this.device.watch(model.backend);
       return result;
     } finally {
@@ -194,9 +188,14 @@ export class Generator {
     const t0 = performance.now();
     const count = Math.max(1, Math.min(MAX_BATCH, Math.trunc(req.count) || 1));
     const seed = normalizeSeed(req.seed);
-    const tokens = promptTokens(m.tokenizer, req.prompt);
-    const explore = exploreOf(req, m.tokenizer);
-    const key = `${tokens.key}|${seed}|${count}${explore?.key ?? ''}`;
+    // Before its tokenizer is read, a prompt whose embedding is kept under its exact text paints
+    // from that (the first image of a visit); anything else reads the tokenizer first.
+    const text = clipPromptForTokenizer(req.prompt, m.tokenizer.maxLength);
+    const byText = m.tokenizer.ready || req.explore ? null : this.embeddings.keptByText(text);
+    const tokenizer = byText ? null : await m.tokenizer.get();
+    const tokens = tokenizer ? promptTokens(tokenizer, req.prompt) : null;
+    const explore = tokenizer ? exploreOf(req, tokenizer) : null;
+    const key = `${tokens?.key ?? `text:${text}`}|${seed}|${count}${explore?.key ?? ''}`;
     const reused = req.reuse !== false ? this.lastImages.get(key) : null;
     if (reused) {
       return {
@@ -209,14 +208,15 @@ export class Generator {
         steps: 0,
       };
     }
-    const { data: emb, ms: encodeMs } = await embeddingAt(this.embeddings, m, tokens, explore);
+    const { data: emb, ms: encodeMs } = byText ? { data: byText, ms: 0 } : await embeddingAt(this.embeddings, m, tokens!, explore);
 
     onProgress?.({ phase: 'generate', step: 0, steps: 1 });
     const noiseOf = explore?.seedMix ? towardSeed(explore.toSeed, explore.seedMix) : undefined;
     const { images, denoiseMs, decodeMs } = await studentImages(m, emb, seed, count, noiseOf);
     onProgress?.({ phase: 'generate', step: 1, steps: 1 });
-    // A deferred encoder's session is made next in the queue: after this image, before the next keystroke.
-    if (!m.textEncoder.started) void this.queue.run(() => m.textEncoder.get()).catch(() => undefined);
+    // A deferred tokenizer and encoder session are made next in the queue: after this image, before
+    // the next keystroke.
+    if (!m.textEncoder.started) void this.queue.run(() => readyToEncode(m)).catch(() => undefined);
     this.lastImages.put(key, images);
     return {
       prompt: req.prompt,
@@ -250,8 +250,9 @@ export class Generator {
         const t0 = performance.now();
         const steps = Math.max(1, Math.min(1000, Math.trunc(req.steps) || m.manifest.teacher.default_steps));
         const seed = normalizeSeed(req.seed);
-        const { data: cond, ms: encodeMs } = await this.embeddings.get(m, promptTokens(m.tokenizer, req.prompt), 'data');
-        this.uncond ??= await encodeText(await m.textEncoder.get(), m.manifest, m.tokenizer.encode(''), 1);
+        const tokenizer = await m.tokenizer.get();
+        const { data: cond, ms: encodeMs } = await this.embeddings.get(m, promptTokens(tokenizer, req.prompt), 'data');
+        this.uncond ??= await encodeText(await m.textEncoder.get(), m.manifest, tokenizer.encode(''), 1);
         const { images, denoiseMs, decodeMs } = await teacherImage(
           { ...m, teacher: m.teacher },
           cond as Float32Array,
@@ -293,13 +294,16 @@ export class Generator {
   }
 
   /**
-   * Makes the sessions the load left for later (in the queue: after the image being made) and says
-   * where their files came from; [] when there are none. The page asks once the first image is up.
+   * Reads the files and makes the sessions the load left for later (in the queue: after the image
+   * being made) and says where the files came from; [] when there are none. The page asks once the
+   * first image is up; their download's progress goes to `onProgress`.
    */
-  async deferredFiles(): Promise<FileInfo[]> {
+  async deferredFiles(onProgress?: ProgressCallback): Promise<FileInfo[]> {
+    const m = this.requireModel();
+    if (onProgress) m.reportLaterTo(onProgress);
     return this.queue.run(async () => {
-      const m = this.requireModel();
-      await m.textEncoder.get();
+      if (this.model !== m) throw new ModelChangedError('another model was loaded');
+      await readyToEncode(m);
       return m.deferredFiles();
     });
   }
@@ -324,18 +328,13 @@ export class Generator {
     this.lastImages.clear();
     this.uncond = null;
     if (!m) return;
-    m.teacherAbort.abort();
+    m.laterAbort.abort();
     await Promise.all([m.textEncoder, m.unet, m.decoder, m.teacher].map((s) => s?.release().catch(() => undefined)));
   }
 }
 
-/**
- * The model's embeddings kept from earlier visits, valid for this text encoder file on this backend.
- * The backend is the one asked for ('auto' resolves the same way on one device, visit to visit).
- */
-async function storedEmbeddingsFor(manifest: LoadedModel['manifest'], options: LoadOptions): Promise<StoredEmbeddings> {
-  const out = Object.values(manifest.tensors.text_encoder.outputs)[0]?.shape ?? [];
-  const [tokens, width] = out.slice(-2);
-  const length = typeof tokens === 'number' && typeof width === 'number' ? tokens * width : 0;
-  return StoredEmbeddings.open(manifest.id, `${manifest.files.text_encoder.sha256}|${options.backend ?? 'auto'}`, length);
+/** The tokenizer read and the encoder's session made: what a prompt without a kept embedding needs. */
+async function readyToEncode(m: LoadedModel): Promise<void> {
+  await m.tokenizer.get();
+  await m.textEncoder.get();
 }

@@ -60,9 +60,9 @@ const api = {
   async generate(req: GenerateRequest, onProgress?: ProgressCallback): Promise<GenerateResult> {
     return transferred(await generator.generate(req, safe(onProgress)));
   },
-  /** Makes the sessions the load left for later (a text encoder) and says where their files came from. */
-  deferredFiles(): Promise<FileInfo[]> {
-    return generator.deferredFiles();
+  /** Reads what the load left for later (tokenizer, text encoder) and says where their files came from. */
+  deferredFiles(onProgress?: ProgressCallback): Promise<FileInfo[]> {
+    return generator.deferredFiles(safe(onProgress));
   },
   /** Fetches and keeps the teacher's file while images keep coming; resolves when compare can run. */
   prefetchTeacher(onProgress?: ProgressCallback): Promise<FileInfo | null> {

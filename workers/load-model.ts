@@ -6,7 +6,8 @@
  * Order, for a quick first image: the runtime's WebAssembly starts while the first files are read,
  * each graph's file is read while the previous session is created, and the teacher is not loaded
  * at all (it is fetched after the first image). The text encoder's session comes last, and when
- * the first image's embedding is stored (`encoderNotNeeded`) not in the load at all: the first
+ * the first image's embedding is kept (stored from an earlier visit, or shipped with the model)
+ * not in the load at all; kept under the prompt's exact text, the tokenizer waits too: the first
  * image needs only the UNet and the decoder. When a model is in use, everything that can fail
  * (every file, the tokenizer, the runtime) happens before it is released.
  */
@@ -28,7 +29,9 @@ import { fetchManifest, readIndex } from './model-store/manifest';
 import { teacherFile as makeTeacherFile, type TeacherFile } from './model-store/teacher-file';
 import { createClipTokenizer } from './pipeline/clip-tokenize';
 import { promptTokens } from './pipeline/prompt-caches';
-import { createTokenizer, type PromptTokenizer } from './pipeline/tokenize';
+import { LazyTokenizer } from './pipeline/lazy-tokenizer';
+import { StoredEmbeddings } from './pipeline/stored-embeddings';
+import { clipPromptForTokenizer, createTokenizer } from './pipeline/tokenize';
 import { chooseBackend, type BackendPreference } from './runtime/backend';
 import { checkGraphContract } from './runtime/graph-contract';
 import { LoadPhases } from './runtime/load-phases';
@@ -40,9 +43,12 @@ import { startRuntime } from './runtime/start-runtime';
 export interface LoadedModel {
   manifest: Manifest;
   backend: Backend;
-  tokenizer: PromptTokenizer;
-  /** Made in the load, or on first use when the load deferred it (LoadRequest.encoderNotNeeded). */
+  /** Read in the load, or on first use when the first image's embedding was kept under its text. */
+  tokenizer: LazyTokenizer;
+  /** Made in the load, or on first use when the first image's embedding was kept. */
   textEncoder: LazySession;
+  /** The embeddings kept for this model and backend across visits (and those it ships). */
+  stored: StoredEmbeddings;
   unet: ort.InferenceSession;
   decoder: ort.InferenceSession;
   /**
@@ -51,11 +57,13 @@ export interface LoadedModel {
    * first compare (most visits never compare); the bytes are let go once the session exists.
    */
   teacherFile: TeacherFile | null;
-  /** Stops a teacher download still running when the model is released. */
-  teacherAbort: AbortController;
+  /** Stops a teacher download, or a deferred file's read, still running when the model is released. */
+  laterAbort: AbortController;
   teacher: ort.InferenceSession | null;
-  /** Where the files the load left for later came from, once their sessions are made. */
+  /** Where the files the load left for later came from, once they are read. */
   deferredFiles: () => FileInfo[];
+  /** Where the deferred files' download progress goes (the load's own callback is closed by then). */
+  reportLaterTo: (onProgress: ProgressCallback) => void;
   /** Hidden states stay an ORT tensor (in GPU memory on WebGPU) instead of float32 data. */
   gpuEmbedding: boolean;
   /** Why this model runs on WASM after starting on WebGPU (wasm-fallback.ts); null if it did not switch. */
@@ -86,12 +94,6 @@ export interface LoadRequest extends ResolvedModel {
   replacing: boolean;
   /** Frees the model in use; called once, past the last point where a stop keeps it. */
   releaseCurrent: () => Promise<void>;
-  /**
-   * True: leave the text encoder out of the load (its file is read and its session made on first
-   * use), because the caller has the first image's embedding (stored, or among those the model
-   * ships: `shipped`). Asked once the tokenizer is read; only for a load that replaces nothing.
-   */
-  encoderNotNeeded?: (tokenizer: PromptTokenizer, shipped: ShippedEmbedding[]) => boolean;
 }
 
 /** A model id → its manifest: index.json first (shipped models), then the models this person added by URL. */
@@ -119,30 +121,28 @@ function readTokenizer(manifest: Manifest, bytes: Uint8Array, merges: Uint8Array
   }
 }
 
-/** One of the model's shipped prompt embeddings (manifest.prompt_embeddings), keyed like the caches. */
-export interface ShippedEmbedding {
-  key: string;
-  data: Float32Array;
+/** Values in one prompt embedding: the text encoder's [tokens, width] output (0 if not fixed). */
+function embeddingLength(manifest: Manifest): number {
+  const [tokens, width] = (Object.values(manifest.tensors.text_encoder.outputs)[0]?.shape ?? []).slice(-2);
+  return typeof tokens === 'number' && typeof width === 'number' ? tokens * width : 0;
 }
 
 /**
- * The model's shipped prompt embeddings ([] if it ships none). They only save time: a file that
- * cannot be read, or is not one [max_length, width] float32 block per prompt, leaves the encoder
- * in the load.
+ * The model's shipped prompt embeddings by text ([] if it ships none). They only save time: a file
+ * that cannot be read, or is not one embedding of float32 per prompt, leaves the encoder in the load.
  */
 async function shippedEmbeddings(
   manifest: Manifest,
-  tokenizer: PromptTokenizer,
   file: (key: string) => Promise<Uint8Array>,
-): Promise<ShippedEmbedding[]> {
+): Promise<{ text: string; data: Float32Array }[]> {
   const spec = manifest.prompt_embeddings;
-  const width = Object.values(manifest.tensors.text_encoder.outputs)[0]?.shape.at(-1);
-  if (!spec || typeof width !== 'number') return [];
+  const size = embeddingLength(manifest);
+  if (!spec || size === 0) return [];
   const bytes = await file(spec.file).catch(() => null);
-  const size = tokenizer.maxLength * width;
   if (!bytes || bytes.length !== spec.prompts.length * size * 4) return [];
   const all = new Float32Array(bytes.slice().buffer);
-  return spec.prompts.map((p, i) => ({ key: promptTokens(tokenizer, p).key, data: all.slice(i * size, (i + 1) * size) }));
+  const maxLength = manifest.tokenizer.max_length;
+  return spec.prompts.map((p, i) => ({ text: clipPromptForTokenizer(p, maxLength), data: all.slice(i * size, (i + 1) * size) }));
 }
 
 export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; result: LoadResult }> {
@@ -154,6 +154,8 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   // The runtime's WebAssembly compiles and starts while the files are read (once per build).
   const runtimeStarted = phases.time('runtime start', () => startRuntime(choice.backend, choice.threads));
   runtimeStarted.catch(() => undefined); // awaited (and reported) before the first session
+  // Embeddings kept from earlier visits, valid for this text encoder file on the backend it chose.
+  const storedOpened = StoredEmbeddings.open(manifest.id, choice.backend, manifest.files.text_encoder.sha256, embeddingLength(manifest));
 
   const sources: Record<string, FileSource> = {};
   const discarded: string[] = [];
@@ -162,8 +164,10 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   let cached = true;
   let notStored: NotStoredReason | null = null;
   const fetchFile = async (file: string) => {
-    if (signal.aborted) throw new LoadCancelledError('loading was stopped');
-    const f = await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
+    if ((loaded ? laterAbort.signal : signal).aborted) throw new LoadCancelledError('loading was stopped');
+    const f = loaded
+      ? await loadModelFile(manifest, baseUrl, file, (p) => laterProgress(p), laterAbort.signal)
+      : await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
     sources[file] = f.source;
     if (f.discarded) discarded.push(file);
     if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
@@ -180,6 +184,10 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
   let loaded = false;
+  // After the load, a deferred file's read is stopped by the model's release, and its progress goes
+  // wherever the page asks (reportLaterTo).
+  const laterAbort = new AbortController();
+  let laterProgress: ProgressCallback = () => undefined;
   const file = (key: string) => {
     if (!fetched.has(key)) {
       const p = fetchFile(key);
@@ -213,16 +221,31 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   // is nothing to keep, and each session is created as soon as its file is in.
   if (replacing) for (const key of order) await file(key);
   // So is the tokenizer read (cheap): an unreadable one never replaces a working model.
-  const readTok = async () =>
-    readTokenizer(
-      manifest,
-      await file('tokenizer'),
-      manifest.tokenizer.kind === 'clip-bpe' ? await file(manifest.tokenizer.merges!) : null,
-    );
+  const tokenizerFiles = ['tokenizer', ...(manifest.tokenizer.kind === 'clip-bpe' ? [manifest.tokenizer.merges!] : [])];
+  const readTok = async () => {
+    const [bytes, merges] = [await file(tokenizerFiles[0]), tokenizerFiles[1] ? await file(tokenizerFiles[1]) : null];
+    const t = readTokenizer(manifest, bytes, merges);
+    for (const key of tokenizerFiles) fetched.delete(key); // read: the bytes are not needed again
+    return t;
+  };
   const earlyTokenizer = replacing ? await readTok() : null;
 
+  // What the first image can do without. Its embedding kept under the prompt's exact text: the
+  // tokenizer and the encoder wait. The model's shipped ones (30 KB, read first) count too.
+  const stored = await storedOpened;
+  const spec = manifest.prompt_embeddings;
+  const firstText = options.firstPrompt === undefined ? null : clipPromptForTokenizer(options.firstPrompt, manifest.tokenizer.max_length);
+  let shippedRead = false;
+  const readShipped = async () => {
+    if (shippedRead || !spec) return;
+    stored.addShipped(await shippedEmbeddings(manifest, file));
+    shippedRead = true;
+  };
+  if (!replacing && firstText !== null && !stored.hasText(firstText) && spec?.prompts.includes(firstText)) await readShipped();
+  const deferTokenizer = !replacing && firstText !== null && stored.hasText(firstText);
+
   // The first files are read while the runtime starts (one download at a time)...
-  file('tokenizer')
+  (deferTokenizer ? Promise.resolve() : readShipped().then(() => Promise.all(tokenizerFiles.map(file))))
     .then(() => file(graphs[0]))
     .catch(() => undefined);
   // ...and it starts before release(): a runtime that cannot load leaves the current model running.
@@ -236,7 +259,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   await useOrtFor(choice.backend, choice.threads);
   const overrides = manifest.runtime?.free_dimension_overrides ?? {};
   const made: ort.InferenceSession[] = [];
-  let deferEncoder = false; // decided once the tokenizer is read
+  let deferEncoder = deferTokenizer; // else decided once the tokenizer is read
   const session = async (g: Graph, gpuOutputs?: string[]) => {
     const bytes = await file(g);
     const ext = await externalData(g);
@@ -269,8 +292,19 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   };
   let model: LoadedModel;
   try {
-    const tokenizer = earlyTokenizer ?? (await readTok());
-    if (!replacing) deferEncoder = r.encoderNotNeeded?.(tokenizer, await shippedEmbeddings(manifest, tokenizer, file)) ?? false;
+    // Read now or after the first image; either way the shipped embeddings get their token keys then.
+    const tokenizer = new LazyTokenizer(manifest.tokenizer.max_length, async () => {
+      const t = earlyTokenizer ?? (await readTok());
+      await readShipped();
+      stored.keyShipped((text) => promptTokens(t, text).key);
+      return t;
+    });
+    if (deferTokenizer) deferred.push(...tokenizerFiles, ...(spec && !shippedRead ? [spec.file] : []));
+    else {
+      const t = await tokenizer.get();
+      // The same token ids as a kept prompt (another spelling of it): the encoder still waits.
+      if (!replacing && options.firstPrompt !== undefined) deferEncoder = stored.has(promptTokens(t, options.firstPrompt).key);
+    }
     // On WebGPU, one-image-per-call models keep the prompt's hidden states on the GPU for the UNet.
     const gpuEmbedding = choice.backend === 'webgpu' && manifest.runtime?.max_batch === 1;
     const unet = await session('unet');
@@ -280,22 +314,23 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     );
     if (!deferEncoder) await textEncoder.get();
     else deferred.push('text_encoder');
-    const teacherAbort = new AbortController();
     const teacherKey = manifest.teacher?.file;
-    const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, teacherAbort.signal)) : null;
+    const teacherFile = teacherKey ? makeTeacherFile((p) => loadModelFile(manifest, baseUrl, teacherKey, p, laterAbort.signal)) : null;
     model = {
       manifest,
       backend: choice.backend,
       tokenizer,
       textEncoder,
+      stored,
       unet,
       decoder,
       teacherFile,
-      teacherAbort,
+      laterAbort,
       deferredFiles: () =>
         deferred
           .filter((f) => sources[f])
           .map((f) => ({ file: f, source: sources[f], discarded: discarded.includes(f), resumedFrom: resumed[f] ?? 0 })),
+      reportLaterTo: (p) => void (laterProgress = p),
       teacher: null,
       gpuEmbedding,
       switchNote: null,

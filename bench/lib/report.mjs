@@ -60,6 +60,10 @@ function headline(sides) {
         ? `${mib(r.coldStart.firstVisitTransfer.total)} in ${r.coldStart.firstVisitTransfer.requests} requests`
         : null,
     ),
+    row('model bytes read before the first image: first visit / model in IndexedDB', (r) => {
+      const b = r.coldStart?.beforeFirstImage;
+      return b ? `${(b.firstVisit.bytes / 1e6).toFixed(2)} MB / ${(b.cached.bytes / 1e6).toFixed(2)} MB` : null;
+    }),
     row('memory after load: page+workers (JS+WASM) / all Chromium PSS', (r) =>
       r.memory?.afterLoad ? `${r.memory.afterLoad.page.userAgentMiB} MiB / ${r.memory.afterLoad.processes.pssMiB} MiB` : null,
     ),

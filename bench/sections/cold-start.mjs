@@ -1,7 +1,8 @@
 // 3. Cold start: page open → first image painted (the app paints one on load), on a first visit
 //    (fresh browser context: empty IndexedDB and HTTP cache, the model comes from the local
 //    server) and on a return visit (same context: model in IndexedDB). Alternating first/return
-//    in fresh contexts; also the bytes the first visit transferred.
+//    in fresh contexts; also the bytes the first visit transferred, and the model bytes the load
+//    read before the first image (the files of its "read …" phases, sizes from the manifest).
 
 import { FIRST_IMAGE_INIT } from '../lib/browser.mjs';
 import { summarize } from '../lib/stats.mjs';
@@ -51,7 +52,13 @@ function phaseMedians(visits) {
   return out;
 }
 
-export async function run({ browser, baseUrl, backend, reps, log }) {
+/** The model bytes a load read before its first image: each file of a "read <file>" phase, once. */
+function bytesRead(visit, manifest) {
+  const files = [...new Set(visit.phases.map((p) => /^read (.+)$/.exec(p.name)?.[1]).filter(Boolean))];
+  return { bytes: files.reduce((a, f) => a + (manifest.files[f]?.bytes ?? 0), 0), files };
+}
+
+export async function run({ browser, baseUrl, backend, reps, log, manifest }) {
   const first = [];
   const again = [];
   let transfer = null;
@@ -100,6 +107,8 @@ export async function run({ browser, baseUrl, backend, reps, log }) {
       0,
     ),
     firstVisitTransfer: transfer,
+    // Deterministic for a build and model: the first rep's of each kind.
+    beforeFirstImage: manifest && first[0] ? { firstVisit: bytesRead(first[0], manifest), cached: bytesRead(again[0], manifest) } : null,
     // Where the time goes (medians, ms): the profile that says what to cut first.
     firstVisitPhases: phaseMedians(first),
     cachedPhases,

@@ -171,7 +171,7 @@ export interface LoadResult {
   resumed: Record<string, number>;
   /** The model ships a teacher; its file is fetched after the load (prefetchTeacher). */
   hasTeacher: boolean;
-  /** Files the load left for later (a text encoder whose first prompt was stored): deferredFiles() reports them. */
+  /** Files the load left for later (the tokenizer and text encoder when the first prompt was kept): deferredFiles() reports them. */
   deferred: string[];
   teacherDefaults: { steps: number; guidance: number } | null;
   width: number;

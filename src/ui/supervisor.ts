@@ -82,7 +82,7 @@ export class SupervisedGenerator {
 
   load = (...a: Args<'load'>): Result<'load'> => this.call((api) => api.load(...a));
   generate = (...a: Args<'generate'>): Result<'generate'> => this.call((api) => api.generate(...a));
-  deferredFiles = (): Result<'deferredFiles'> => this.call((api) => api.deferredFiles());
+  deferredFiles = (...a: Args<'deferredFiles'>): Result<'deferredFiles'> => this.call((api) => api.deferredFiles(...a));
   prefetchTeacher = (...a: Args<'prefetchTeacher'>): Result<'prefetchTeacher'> => this.call((api) => api.prefetchTeacher(...a));
   generateTeacher = (...a: Args<'generateTeacher'>): Result<'generateTeacher'> => this.call((api) => api.generateTeacher(...a));
   cacheInfo = (): Result<'cacheInfo'> => this.call((api) => api.cacheInfo());

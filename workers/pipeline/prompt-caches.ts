@@ -15,15 +15,17 @@ import { encodeText, encodeTextTensor } from './encode-text';
 import type { StoredEmbeddings } from './stored-embeddings';
 import { clipPromptForTokenizer, type PromptTokenizer } from './tokenize';
 
-/** A prompt's token ids, and them joined as a string: the key of both caches. */
+/** A prompt's token ids, and them joined as a string: the key of both caches; text: the prompt as tokenized. */
 export interface PromptTokens {
   ids: BigInt64Array;
   key: string;
+  text: string;
 }
 
 export function promptTokens(tokenizer: PromptTokenizer, prompt: string): PromptTokens {
-  const ids = tokenizer.encode(clipPromptForTokenizer(prompt, tokenizer.maxLength));
-  return { ids, key: ids.join(',') };
+  const text = clipPromptForTokenizer(prompt, tokenizer.maxLength);
+  const ids = tokenizer.encode(text);
+  return { ids, key: ids.join(','), text };
 }
 
 export interface TextEncoderParts {
@@ -58,7 +60,7 @@ export class EmbeddingCache {
    */
   async get(
     m: TextEncoderParts,
-    { ids, key }: PromptTokens,
+    { ids, key, text }: PromptTokens,
     kind: EmbeddingKind = 'auto',
   ): Promise<{ data: Float32Array | ort.Tensor; ms: number }> {
     const onGpu = kind === 'auto' && m.gpuEmbedding;
@@ -73,10 +75,18 @@ export class EmbeddingCache {
     // A stored embedding is float32 data: the UNet takes it on either backend.
     const kept = this.stored?.lookup(key) ?? null;
     const data = kept ?? (await this.encode(m, ids, onGpu));
-    if (!kept && data instanceof Float32Array) this.stored?.remember(key, data);
+    if (!kept && data instanceof Float32Array) this.stored?.remember(key, text, data);
     this.entries.push({ key: slot, data });
     while (this.entries.length > EmbeddingCache.SIZE) dispose(this.entries.shift()!.data);
     return { data, ms: performance.now() - t0 };
+  }
+
+  /**
+   * The embedding kept under this exact prompt text (clipped for the tokenizer), or null: what a
+   * first image uses while the tokenizer is not read yet (lazy-tokenizer.ts).
+   */
+  keptByText(text: string): Float32Array | null {
+    return this.stored?.lookupText(text) ?? null;
   }
 
   private async encode(m: TextEncoderParts, ids: BigInt64Array, onGpu: boolean): Promise<Float32Array | ort.Tensor> {

@@ -3,24 +3,39 @@
  * prompt of the link, or the default one) needs no text encoder: its session (~0.4 s on 2 cores)
  * is made after that image instead of before it (runtime/lazy-session.ts).
  *
- * One record per model in the "onestep-embeddings" database, valid only for the text encoder file
- * (its sha256) and backend that computed it, so a stored embedding is exactly what the encoder
- * would give now. The visit's first prompt is written at once (it is the likeliest to open the
+ * One record per model and backend in the "onestep-embeddings" database (a WASM fallback keeps
+ * the WebGPU record), valid only for the text encoder file (its sha256) that computed it, so a
+ * stored embedding is exactly what the encoder would give now. Each entry keeps the prompt's
+ * text beside its token ids: a first image whose text is found needs no tokenizer either. The visit's first prompt is written at once (it is the likeliest to open the
  * next visit, and a page may close right after its first image); later ones a moment after typing
  * pauses (the prompt someone stopped at, not every prefix typed on the way). It is a cache: a record that is unreadable, of another file or of the
  * wrong size is ignored and replaced, and a write that fails (quota) loses nothing but the speed-up.
  */
-import { clear, createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { clear, createStore, delMany, get, set, type UseStore } from 'idb-keyval';
 
 /** Prompts kept per model: the one on load is nearly always among the last few someone paused at. */
 const KEEP = 6;
 /** Typing pauses this long before the prompt's embedding is written. */
 const WRITE_AFTER_MS = 1000;
 
+/** key: the prompt's token ids joined (prompt-caches.ts); text: the prompt as clipped for the tokenizer. */
+export interface StoredEntry {
+  key: string;
+  text: string;
+  data: Float32Array;
+}
+
 interface StoredRecord {
   fingerprint: string;
-  /** Oldest first; key = the prompt's token ids joined (prompt-caches.ts). */
-  entries: { key: string; data: Float32Array }[];
+  /** Oldest first. */
+  entries: StoredEntry[];
+}
+
+/** A shipped embedding (manifest.prompt_embeddings): its token key is known once the tokenizer is read. */
+interface ShippedEntry {
+  key: string | null;
+  text: string;
+  data: Float32Array;
 }
 
 let store: UseStore | null = null;
@@ -32,56 +47,83 @@ function valid(r: unknown, fingerprint: string, length: number): r is StoredReco
   return (
     f === fingerprint &&
     Array.isArray(entries) &&
-    entries.every((e) => typeof e?.key === 'string' && e.data instanceof Float32Array && e.data.length === length)
+    entries.every(
+      (e) => typeof e?.key === 'string' && typeof e.text === 'string' && e.data instanceof Float32Array && e.data.length === length,
+    )
   );
 }
 
 export class StoredEmbeddings {
-  private entries: StoredRecord['entries'];
-  private pending: { key: string; data: Float32Array } | null = null;
+  private entries: StoredEntry[];
+  private pending: StoredEntry | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private written = false;
 
   private constructor(
-    private readonly modelId: string,
+    /** The record's key: model id and backend. */
+    private readonly recordKey: string,
     private readonly fingerprint: string,
     /** Values per embedding (tokens × width): anything else is not this encoder's output. */
     private readonly length: number,
-    entries: StoredRecord['entries'],
+    entries: StoredEntry[],
   ) {
     this.entries = entries;
   }
 
-  /** This model's stored embeddings; none when the record is missing, stale or unreadable. */
-  static async open(modelId: string, fingerprint: string, length: number): Promise<StoredEmbeddings> {
+  /**
+   * The embeddings kept for this model on this backend; none when the record is missing, stale or
+   * unreadable (it is dropped, off the caller's path, as is a record of the former one-per-model kind).
+   */
+  static async open(modelId: string, backend: string, fingerprint: string, length: number): Promise<StoredEmbeddings> {
+    const recordKey = `${modelId}|${backend}`;
     // Without IndexedDB (some private modes) opening the store throws at once: then nothing is kept.
-    const record: unknown = await (async () => get(modelId, db()))().catch(() => null);
-    if (record !== undefined && record !== null && !valid(record, fingerprint, length))
-      await (async () => del(modelId, db()))().catch(() => undefined);
-    return new StoredEmbeddings(modelId, fingerprint, length, valid(record, fingerprint, length) ? record.entries : []);
+    const record: unknown = await (async () => get(recordKey, db()))().catch(() => null);
+    const ok = valid(record, fingerprint, length);
+    const stale = record !== undefined && record !== null && !ok ? [recordKey] : [];
+    void (async () => delMany([...stale, modelId], db()))().catch(() => undefined);
+    return new StoredEmbeddings(recordKey, fingerprint, length, ok ? record.entries : []);
   }
 
   /** The model's own (manifest.prompt_embeddings): looked up like stored ones, never written. */
-  private shipped: StoredRecord['entries'] = [];
+  private shipped: ShippedEntry[] = [];
 
-  addShipped(entries: { key: string; data: Float32Array }[]): void {
-    this.shipped = entries.filter((e) => e.data.length === this.length);
+  /** Shipped embeddings by text; their token keys come with keyShipped once the tokenizer is read. */
+  addShipped(entries: { text: string; data: Float32Array }[]): void {
+    const fresh = entries.filter((e) => e.data.length === this.length && !this.shipped.some((s) => s.text === e.text));
+    this.shipped.push(...fresh.map((e) => ({ key: null, ...e })));
+  }
+
+  keyShipped(keyOf: (text: string) => string): void {
+    for (const e of this.shipped) e.key ??= keyOf(e.text);
   }
 
   has(key: string): boolean {
-    return this.entries.some((e) => e.key === key) || this.shipped.some((e) => e.key === key);
+    return this.find(key, 'key') !== undefined;
+  }
+
+  /** Whether a prompt (clipped for the tokenizer) is kept under its exact text. */
+  hasText(text: string): boolean {
+    return this.find(text, 'text') !== undefined;
   }
 
   /** A copy of the stored (or shipped) embedding of these token ids, or null. */
   lookup(key: string): Float32Array | null {
-    const hit = this.entries.find((e) => e.key === key) ?? this.shipped.find((e) => e.key === key);
-    return hit?.data.slice() ?? null;
+    return this.find(key, 'key')?.data.slice() ?? null;
+  }
+
+  /** A copy of the stored (or shipped) embedding of this exact (clipped) prompt text, or null. */
+  lookupText(text: string): Float32Array | null {
+    return this.find(text, 'text')?.data.slice() ?? null;
+  }
+
+  private find(value: string, by: 'key' | 'text'): { data: Float32Array } | undefined {
+    return this.entries.find((e) => e[by] === value) ?? this.shipped.find((e) => e[by] === value);
   }
 
   /** Keeps this embedding: the visit's first at once, later ones once typing pauses (a newer one takes its place). */
-  remember(key: string, data: Float32Array): void {
+  remember(key: string, text: string, data: Float32Array): void {
     if (data.length !== this.length) return;
-    this.pending = { key, data: data.slice() };
+    this.pending = { key, text, data: data.slice() };
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.flush(), this.written ? WRITE_AFTER_MS : 0);
     this.written = true;
@@ -104,7 +146,7 @@ export class StoredEmbeddings {
     if (!p) return;
     this.entries = [...this.entries.filter((e) => e.key !== p.key), p].slice(-KEEP);
     const record: StoredRecord = { fingerprint: this.fingerprint, entries: this.entries };
-    await (async () => set(this.modelId, record, db()))().catch(() => undefined);
+    await (async () => set(this.recordKey, record, db()))().catch(() => undefined);
   }
 }
 

@@ -11,17 +11,23 @@ export class LazySession {
   private made: Promise<ort.InferenceSession> | null = null;
   private released = false;
 
-  constructor(private readonly create: () => Promise<ort.InferenceSession>) {}
+  /** Dropped once the session exists: its closure holds the load's file reads and sessions list. */
+  private create: (() => Promise<ort.InferenceSession>) | null;
+
+  constructor(create: () => Promise<ort.InferenceSession>) {
+    this.create = create;
+  }
 
   /** The session, made now if it was not yet (a failed attempt is tried again on the next call). */
   get(): Promise<ort.InferenceSession> {
     if (this.released) return Promise.reject(new ModelNotLoadedError('the model was released'));
     if (!this.made) {
-      const attempt = this.create();
+      const attempt = this.create!();
       this.made = attempt;
-      attempt.catch(() => {
-        if (this.made === attempt) this.made = null;
-      });
+      attempt.then(
+        () => void (this.made === attempt && (this.create = null)),
+        () => void (this.made === attempt && (this.made = null)),
+      );
     }
     return this.made;
   }
@@ -34,6 +40,7 @@ export class LazySession {
   /** Frees the session once it exists (also one still being made); later get() calls refuse. */
   async release(): Promise<void> {
     this.released = true;
+    this.create = null;
     const made = this.made;
     this.made = null;
     const session = await made?.catch(() => null);

@@ -58,11 +58,22 @@ export async function run({ baseUrl, timings }) {
       const text = await page.textContent('#status');
       assert(/WASM/.test(text) && /WebGPU/.test(text), `status names the backend and why WebGPU is not used: "${text}"`);
       assert(await page.evaluate(() => crossOriginIsolated), 'page is cross-origin isolated (COOP/COEP)');
-      // The first image is of the empty prompt, whose embedding the model ships: the text encoder's
-      // 14 MB and its session came after that image, and its row joined the files list then.
+      // The first image is of the empty prompt, whose embedding the model ships: the tokenizer, the
+      // text encoder's 14 MB and its session came after that image, and their rows joined the files list then.
       const phases = await loadPhaseNames();
-      assert(!phases.includes('session text_encoder') && phases.includes('read prompt_embeddings'), `no encoder in the load: ${phases}`);
-      await page.waitForSelector('#files li[data-file="text_encoder"][data-source="network"]', { state: 'attached', timeout: 60_000 });
+      assert(
+        !phases.includes('session text_encoder') && !phases.includes('read tokenizer') && phases.includes('read prompt_embeddings'),
+        `no encoder nor tokenizer in the load: ${phases}`,
+      );
+      for (const f of ['text_encoder', 'tokenizer'])
+        await page.waitForSelector(`#files li[data-file="${f}"][data-source="network"]`, { state: 'attached', timeout: 60_000 });
+      // Their download showed on the progress bar (not the status line, which describes the image),
+      // and the bar is hidden once they are in.
+      await page.waitForFunction(() => document.getElementById('progress').hidden, null, { timeout: 10_000 });
+      assert(
+        (await page.getAttribute('#progress', 'data-file')) === 'text_encoder',
+        `the encoder's download reached the progress bar: ${await page.getAttribute('#progress', 'data-file')}`,
+      );
       const sources = await fileSources(page);
       assert(
         Object.keys(sources).length >= 5 && sources.unet_teacher === 'network' && Object.values(sources).every((s) => s === 'network'),
@@ -214,12 +225,31 @@ export async function run({ baseUrl, timings }) {
       );
       assert(modelRequests.length === 0, `no model file requests: ${JSON.stringify(modelRequests)}`);
       timings.cachedLoadMs = Number(await page.getAttribute('#status', 'data-load-ms'));
-      // The first image came from the stored embedding of 'red apple': no text encoder in the load
-      // (same pixels above), its session and file row right after that image, and typing works.
+      // The first image came from the stored embedding of 'red apple': no text encoder nor tokenizer
+      // in the load (same pixels above), their session and file rows right after that image, and typing works.
       const phases = await loadPhaseNames();
-      assert(!phases.includes('session text_encoder') && phases.includes('session unet'), `encoder left out of the load: ${phases}`);
-      await page.waitForSelector('#files li[data-file="text_encoder"][data-source="cache"]', { state: 'attached', timeout: 60_000 });
+      assert(
+        !phases.includes('session text_encoder') && !phases.includes('read tokenizer') && phases.includes('session unet'),
+        `encoder and tokenizer left out of the load: ${phases}`,
+      );
+      for (const f of ['text_encoder', 'tokenizer'])
+        await page.waitForSelector(`#files li[data-file="${f}"][data-source="cache"]`, { state: 'attached', timeout: 60_000 });
       assert((await typeAndWait(page, 'red apple pie')).std > 1, 'a new prompt is encoded after such a start');
+    },
+    { needs: [TYPING] },
+  );
+
+  test(
+    'a stored prompt spelt another way (same token ids) reads the tokenizer in the load, not the encoder',
+    async () => {
+      // 'Red apple ' is stored under 'red apple''s ids, not its text: the load must tokenize it to find it.
+      await reloadAt('Red apple ');
+      const phases = await loadPhaseNames();
+      assert(
+        phases.includes('read tokenizer') && !phases.includes('session text_encoder'),
+        `tokenizer in the load, encoder after the image: ${phases}`,
+      );
+      assert((await canvasStats(page)).hash === images.apple.hash, "the same pixels as 'red apple'");
     },
     { needs: [TYPING] },
   );
@@ -235,10 +265,11 @@ export async function run({ baseUrl, timings }) {
         });
         const tx = db.transaction('embeddings', 'readwrite');
         const store = tx.objectStore('embeddings');
-        const record = await new Promise((res) => (store.get('onestep-emoji').onsuccess = (e) => res(e.target.result)));
+        const key = 'onestep-emoji|wasm'; // one record per model and backend
+        const record = await new Promise((res) => (store.get(key).onsuccess = (e) => res(e.target.result)));
         if (!record?.entries?.length) throw new Error('no stored embeddings to damage');
         for (const e of record.entries) e.data = e.data.subarray(0, 100); // cut short, as a torn write would
-        store.put(record, 'onestep-emoji');
+        store.put(record, key);
         await new Promise((res) => (tx.oncomplete = res));
         db.close();
         return record.entries.length;
