@@ -183,6 +183,10 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const graphs = ['unet', 'vae_decoder', 'text_encoder'] as const;
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
+  // Files whose bytes were used and let go (a session made, the tokenizer read): a read-ahead
+  // never fetches them again (it would store a refused model's file after the refusal's cleanup).
+  const used = new Set<string>();
+  const letGo = (keys: string[]) => keys.forEach((k) => (fetched.delete(k), used.add(k)));
   let loaded = false;
   // After the load, a deferred file's read is stopped by the model's release, and its progress goes
   // wherever the page asks (reportLaterTo).
@@ -199,6 +203,8 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     }
     return fetched.get(key)!;
   };
+  /** Reads a file ahead of its use; nothing for one already used, and its failure is met by its user. */
+  const readAhead = async (key: string): Promise<void> => void (used.has(key) ? null : await file(key).catch(() => undefined));
   // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to
   // the graph's own folder.
   const externalData = async (g: Graph) => {
@@ -225,7 +231,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const readTok = async () => {
     const [bytes, merges] = [await file(tokenizerFiles[0]), tokenizerFiles[1] ? await file(tokenizerFiles[1]) : null];
     const t = readTokenizer(manifest, bytes, merges);
-    for (const key of tokenizerFiles) fetched.delete(key); // read: the bytes are not needed again
+    letGo(tokenizerFiles); // read: the bytes are not needed again
     return t;
   };
   const earlyTokenizer = replacing ? await readTok() : null;
@@ -236,18 +242,22 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const spec = manifest.prompt_embeddings;
   const firstText = options.firstPrompt === undefined ? null : clipPromptForTokenizer(options.firstPrompt, manifest.tokenizer.max_length);
   let shippedRead = false;
-  const readShipped = async () => {
-    if (shippedRead || !spec) return;
-    stored.addShipped(await shippedEmbeddings(manifest, file));
-    shippedRead = true;
-  };
+  let shipped: Promise<void> | null = null;
+  const readShipped = () =>
+    (shipped ??= (async () => {
+      if (!spec) return;
+      stored.addShipped(await shippedEmbeddings(manifest, file));
+      shippedRead = true;
+    })());
   if (!replacing && firstText !== null && !stored.hasText(firstText) && spec?.prompts.includes(firstText)) await readShipped();
   const deferTokenizer = !replacing && firstText !== null && stored.hasText(firstText);
 
-  // The first files are read while the runtime starts (one download at a time)...
-  (deferTokenizer ? Promise.resolve() : readShipped().then(() => Promise.all(tokenizerFiles.map(file))))
-    .then(() => file(graphs[0]))
-    .catch(() => undefined);
+  // The first files are read while the runtime starts (one download at a time; when replacing,
+  // every file is in already)...
+  if (!replacing)
+    void (deferTokenizer ? Promise.resolve() : readShipped().then(() => Promise.all(tokenizerFiles.map(readAhead))))
+      .then(() => readAhead(graphs[0]))
+      .catch(() => undefined); // the load's own reads meet any failure
   // ...and it starts before release(): a runtime that cannot load leaves the current model running.
   await runtimeStarted;
   // The last point where a stop keeps the current model: past release() there is none to keep
@@ -267,7 +277,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     // session is created.
     // (A deferred text encoder's file is read when its session is made, not beside the first image.)
     const next = graphs[graphs.indexOf(g) + 1];
-    if (next && !(next === 'text_encoder' && deferEncoder)) file(next).catch(() => undefined);
+    if (next && !(next === 'text_encoder' && deferEncoder)) void readAhead(next);
     onProgress({ phase: 'session', file: g, backend: choice.backend });
     // The first session's time includes compiling and starting the runtime's WebAssembly.
     const s = await phases
@@ -279,7 +289,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
       });
     made.push(s);
     // The session holds its own copy: let the file's bytes go (a deferred session outlives the load).
-    for (const key of [g, ...(manifest.external_data?.[g] ?? [])]) fetched.delete(key);
+    letGo([g, ...(manifest.external_data?.[g] ?? [])]);
     try {
       checkGraphContract(s, manifest.tensors[g], g);
     } catch (err) {
