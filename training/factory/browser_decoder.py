@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .common import EMA, Timer, checkpoint_state, load_checkpoint, resume, save_checkpoint, write_json
+from .common import EMA, Timer, checkpoint_state, load_checkpoint, pick_device, resume, save_checkpoint, write_json
 from .config import FactoryConfig
 from .student_errors import student_residuals, student_targets
 
@@ -125,6 +125,11 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
 
 
+def to_signed(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1] (autoencoder.images_to_tensor, on a tensor where it lies)."""
+    return images.permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 def augment(z: torch.Tensor, residuals: torch.Tensor, share: float, scale: tuple, gen: torch.Generator) -> torch.Tensor:
     """Adds a random, randomly flipped and scaled student residual to a `share` of the latents."""
     n = len(z)
@@ -140,7 +145,7 @@ def augment(z: torch.Tensor, residuals: torch.Tensor, share: float, scale: tuple
 
 
 def train_browser_decoder(cfg: FactoryConfig) -> dict:
-    from .autoencoder import images_to_tensor, load_autoencoder
+    from .autoencoder import load_autoencoder
     from .dataset import EmojiDataset
 
     c = cfg.decoder
@@ -152,7 +157,10 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
     latents = torch.from_numpy(np.load(lat_path).astype(np.float32))  # scaled posterior means
     _, scale = load_autoencoder(cfg.run_dir)
     torch.manual_seed(cfg.seed)
-    dec = build_decoder(cfg, scale)
+    # A GPU when there is one (gpu/decoder_job.py); the batches are drawn on the CPU either way,
+    # so a run's data order does not depend on the machine.
+    dev = pick_device()
+    dec = build_decoder(cfg, scale).to(dev)
     print(f"decoder: {sum(p.numel() for p in dec.parameters()):,} parameters, {gflops(dec):.3f} GFLOP per image")
     opt = torch.optim.AdamW(dec.parameters(), lr=c.lr, weight_decay=0.0)
     ema = EMA(dec, c.ema_decay)
@@ -170,7 +178,10 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
     pairs = student_targets(cfg, c.residual_samples) if c.student_share > 0 else None
     n_student = round(c.batch_size * c.student_share)
     train_idx = np.array(ds.indices("train"))
-    images = ds.images
+    # The images live where the decoder trains (uint8: 266 MB for the full set); a batch is indexed
+    # there, so a GPU is not left waiting on the CPU's copies.
+    images = torch.from_numpy(np.ascontiguousarray(ds.images)).to(dev)
+    pair_images = pairs[1].to(dev) if pairs is not None else None
     gen = torch.Generator().manual_seed(cfg.seed + step)
     rng = np.random.default_rng(cfg.seed + step)
     timer = Timer(c.time_budget_s, c.checkpoint_every_s)
@@ -185,21 +196,26 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
 
     dec.train()
     while step < c.max_steps and not timer.out_of_time():
-        lr = c.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / c.max_steps)))
+        # Cosine decay over the steps, or over the time budget when that ends the run first (a GPU
+        # run is set by its seconds: its max_steps is only a bound).
+        done = step / c.max_steps if c.time_budget_s is None else max(step / c.max_steps, timer.elapsed() / c.time_budget_s)
+        lr = c.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done))))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = np.sort(rng.choice(train_idx, c.batch_size - n_student))
-        x = images_to_tensor(images[idx])
+        x = to_signed(images[torch.from_numpy(idx).to(dev)])
         z = latents[torch.from_numpy(idx)]
         if residuals is not None:
             z = augment(z, residuals, c.residual_share, tuple(c.residual_scale), gen)
         if n_student:
             pick = torch.from_numpy(rng.choice(len(pairs[0]), n_student))
-            x = torch.cat([x, images_to_tensor(pairs[1][pick].numpy())])
+            x = torch.cat([x, to_signed(pair_images[pick.to(dev)])])
             z = torch.cat([z, pairs[0][pick]])
         if rng.random() < 0.5:  # the latent space is (near) flip-equivariant: a free doubling of the data
             x, z = x.flip(3), z.flip(3)
-        rec = dec(z / scale)
+        z = z.to(dev, non_blocking=True)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            rec = dec(z / scale).float()
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + c.gradient_weight * gradient_l1(rec, x)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
@@ -213,7 +229,7 @@ def train_browser_decoder(cfg: FactoryConfig) -> dict:
         if timer.due():
             save()
     bar.close()
-    report = finish_browser_decoder(cfg, ema.model, step, timer.elapsed())
+    report = finish_browser_decoder(cfg, ema.model.cpu(), step, timer.elapsed())
     save(final=True, report=report)
     return report
 

@@ -73,6 +73,9 @@ def student_residuals(cfg: FactoryConfig, n: int, device="cpu") -> torch.Tensor:
     return res
 
 
+_TARGETS: dict = {}  # (run_dir, n) -> student_targets' result: decoded once per process (gpu/decoder_job.py trains several)
+
+
 @torch.no_grad()
 def student_targets(cfg: FactoryConfig, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(student latents, images) for training on the student's own outputs: the image is what the
@@ -83,7 +86,10 @@ def student_targets(cfg: FactoryConfig, n: int) -> tuple[torch.Tensor, torch.Ten
     from .autoencoder import load_autoencoder
     from .common import to_uint8
 
-    s = student_samples(cfg, n)
-    vae, scale = load_autoencoder(cfg.run_dir)
-    imgs = [to_uint8(vae.decode(s["polished"][i:i + 128] / scale).sample) for i in range(0, n, 128)]
-    return s["student"], torch.from_numpy(np.concatenate(imgs))
+    key = (str(cfg.run_dir), n)
+    if key not in _TARGETS:
+        s = student_samples(cfg, n)
+        vae, scale = load_autoencoder(cfg.run_dir)
+        imgs = [to_uint8(vae.decode(s["polished"][i:i + 128] / scale).sample) for i in range(0, n, 128)]
+        _TARGETS[key] = (s["student"], torch.from_numpy(np.concatenate(imgs)))
+    return _TARGETS[key]

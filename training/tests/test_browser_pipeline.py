@@ -1,5 +1,6 @@
 """The pipeline parts built for the browser: the decoder, the image grain figure, int8 weights."""
 import copy
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -118,3 +119,38 @@ def test_int8_conv_and_gemm_weights_are_rebuilt_by_constants_ort_can_fold(tmp_pa
         twin = int8_module(net, x)(x).numpy()
     assert np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
     assert np.abs(got - twin).max() < 1e-4  # the PyTorch twin rounds the Conv and the Gemm as the graph does
+
+
+def test_the_gpu_decoder_job_carries_what_the_stage_needs_and_brings_back_a_decoder(tiny_trained, tmp_path):
+    """pack (here) -> run (on a machine with none of the run folder) -> unpack, on the tiny chain:
+    the run trains from the carried files alone, and what comes back loads where the export looks."""
+    import importlib.util
+    import json
+
+    from factory.config import load_config, to_dict
+    from factory.distill import train_student
+
+    spec = importlib.util.spec_from_file_location("decoder_job", Path(__file__).parent.parent / "gpu" / "decoder_job.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    train_student(tiny_trained, tiny_trained.distill.variant)  # the shipped student's samples travel
+    here = tmp_path / "here.json"
+    here.write_text(json.dumps(to_dict(tiny_trained)))
+    carry = tmp_path / "carry"
+    job.pack(4, str(here), carry, wheels=False)
+    # The box: an empty run folder and no dataset.
+    there = tmp_path / "there.json"
+    there.write_text(json.dumps({**to_dict(tiny_trained), "run_dir": str(tmp_path / "box-run"),
+                                 "data": {**to_dict(tiny_trained)["data"], "folder": str(tmp_path / "box-data")}}))
+    out = tmp_path / "out"
+    job.run(out, 5.0, "decoder-gpu-a", str(there), carry)
+    report = json.loads((out / "reports.json").read_text())["decoder-gpu-a"]
+    assert report["steps"] >= 1 and np.isfinite(report["val_psnr_db_mean"]), report
+    # The latents travelled in fp16 and came back as the float32 file the stages read.
+    box = load_config(there)
+    here_latents = np.load(Path(tiny_trained.run_dir) / "ae" / "latents.npy")
+    box_latents = np.load(Path(box.run_dir) / "ae" / "latents.npy")
+    assert box_latents.dtype == np.float32 and np.allclose(box_latents, here_latents, rtol=1e-3, atol=1e-3)
+    job.unpack(out, str(here))
+    dec = load_browser_decoder(tiny_trained.run_dir, name="decoder-gpu-a")
+    assert dec(torch.zeros(1, 4, 16, 16)).shape == (1, 3, 128, 128)
