@@ -157,6 +157,12 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   // Embeddings kept from earlier visits, valid for this text encoder file on the backend it chose.
   const storedOpened = StoredEmbeddings.open(manifest.id, choice.backend, manifest.files.text_encoder.sha256, embeddingLength(manifest));
 
+  // The load's reads stop with a stop, and with the load's own failure (a read ahead must not go on
+  // downloading a refused model's next file).
+  const reads = new AbortController();
+  const stopReads = () => reads.abort();
+  signal.addEventListener('abort', stopReads, { once: true });
+  if (signal.aborted) reads.abort();
   const sources: Record<string, FileSource> = {};
   const discarded: string[] = [];
   const deferred: string[] = [];
@@ -164,10 +170,10 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   let cached = true;
   let notStored: NotStoredReason | null = null;
   const fetchFile = async (file: string) => {
-    if ((loaded ? laterAbort.signal : signal).aborted) throw new LoadCancelledError('loading was stopped');
+    if ((loaded ? laterAbort.signal : reads.signal).aborted) throw new LoadCancelledError('loading was stopped');
     const f = loaded
       ? await loadModelFile(manifest, baseUrl, file, (p) => laterProgress(p), laterAbort.signal)
-      : await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, signal));
+      : await phases.time(`read ${file}`, () => loadModelFile(manifest, baseUrl, file, onProgress, reads.signal));
     sources[file] = f.source;
     if (f.discarded) discarded.push(file);
     if (f.resumedFrom > 0) resumed[file] = f.resumedFrom;
@@ -348,10 +354,15 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   } catch (err) {
     // A file failed after some sessions were made: free them (GPU memory) before reporting it.
     await Promise.all(made.map((s) => s.release().catch(() => undefined)));
+    // And a read still in flight (the next graph's, read ahead) is stopped and settles first, so
+    // that whoever cleans up after a refused model (forgetUnusableFiles) finds every file it stored.
+    reads.abort();
+    await Promise.allSettled([...fetched.values()]);
     throw err;
   }
 
   loaded = true;
+  signal.removeEventListener('abort', stopReads);
   const result: LoadResult = {
     modelId: manifest.id,
     name: manifest.name,
