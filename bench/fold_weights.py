@@ -21,6 +21,7 @@ def main(src: str, out_dir: str):
     so.optimized_model_filepath = str(out / "folded-inline.onnx")
     ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
     m = onnx.load(str(out / "folded-inline.onnx"))
+    (out / "weights.bin").unlink(missing_ok=True)  # onnx appends external data to an existing file
     onnx.save_model(m, str(out / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
                     location="weights.bin", size_threshold=1024)
     os.remove(out / "folded-inline.onnx")

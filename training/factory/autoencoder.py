@@ -44,9 +44,14 @@ def build_autoencoder(cfg: FactoryConfig):
     )
 
 
+def to_signed(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1], on whichever device the tensor lies."""
+    return images.permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    """uint8 NHWC (numpy) -> float NCHW in [-1, 1]."""
+    return to_signed(torch.from_numpy(np.ascontiguousarray(images)))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -102,7 +107,7 @@ def train_autoencoder(cfg: FactoryConfig) -> dict:
         for g in opt.param_groups:
             g["lr"] = lr
         idx = np.sort(rng.choice(train_idx, cfg.ae.batch_size))
-        x = images_dev[torch.from_numpy(idx).to(dev)].permute(0, 3, 1, 2).float() / 127.5 - 1
+        x = to_signed(images_dev[torch.from_numpy(idx).to(dev)])
         if rng.random() < 0.5:
             x = x.flip(3)
         with acc.autocast():

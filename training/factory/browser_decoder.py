@@ -125,11 +125,6 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
 
 
-def to_signed(images: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1] (autoencoder.images_to_tensor, on a tensor where it lies)."""
-    return images.permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def augment(z: torch.Tensor, residuals: torch.Tensor, share: float, scale: tuple, gen: torch.Generator) -> torch.Tensor:
     """Adds a random, randomly flipped and scaled student residual to a `share` of the latents."""
     n = len(z)
@@ -145,7 +140,7 @@ def augment(z: torch.Tensor, residuals: torch.Tensor, share: float, scale: tuple
 
 
 def train_browser_decoder(cfg: FactoryConfig) -> dict:
-    from .autoencoder import load_autoencoder
+    from .autoencoder import load_autoencoder, to_signed
     from .dataset import EmojiDataset
 
     c = cfg.decoder

@@ -6,12 +6,12 @@ Two halves, so the borrowed box needs nothing but its own PyTorch and what trave
   pack  (here, on the CPU)  the dataset, the autoencoder and its latents, and the shipped student's
                             outputs with their one-teacher-step polish (`student_errors.py`: the
                             grain the decoder must learn to ignore), computed once here, into
-                            .carry/decoder/ (~45 MiB); no teacher, student or MiniLM travels.
+                            .carry/decoder/ (50.6 MiB at 2,048 samples); no teacher, student or MiniLM travels.
   run   (there, on the GPU) trains each variant in turn with its share of the time budget and
                             writes its EMA weights (`<name>.pt`, under 1 MB) and validation PSNR to
                             $OUT as soon as it is done, so a run cut short returns what finished.
 
-Here, once:   python gpu/decoder_job.py pack [--samples 4096]
+Here, once:   python gpu/decoder_job.py pack [--samples 2048]
 There:        training/gpu/run_decoder_job.sh          (one `run` call: carry .carry)
 Back here:    python gpu/decoder_job.py unpack <files_at>  -> runs/full/<name>/decoder.pt, then the
               existing `eval` / `export` stages with `{"decoder": {"name": <name>}}`.
@@ -65,8 +65,6 @@ def tar_xz(files: dict[str, bytes]) -> bytes:
     return lzma.compress(buf.getvalue(), preset=6)
 
 
-# Latents travel in fp16 (half the bytes; 1e-3 relative, far below the decoder's error) and are
-# written back as the float32 files the stages read.
 def npy_bytes(a) -> bytes:
     import numpy as np
 
@@ -75,6 +73,8 @@ def npy_bytes(a) -> bytes:
     return buf.getvalue()
 
 
+# Latents travel in fp16 (half the bytes; 1e-3 relative, far below the decoder's error) and are
+# written back as the float32 files the stages read.
 def halved(path: Path) -> bytes:
     import numpy as np
     import torch
@@ -204,7 +204,7 @@ def main():
     p = argparse.ArgumentParser(description="the browser decoder trained on a borrowed GPU")
     sub = p.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("pack")
-    sp.add_argument("--samples", type=int, default=4096)
+    sp.add_argument("--samples", type=int, default=2048)  # more would not fit a call beside the tree
     sr = sub.add_parser("run")
     sr.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "/tmp/onestep-out")))
     sr.add_argument("--budget", type=float, default=420.0, help="seconds for every variant, evaluation included")
