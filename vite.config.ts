@@ -64,7 +64,7 @@ export default defineConfig({
         // The app shell, ORT's wasm, icons, and the small model JSON (index and manifests) that a
         // load reads first. Model weights and tokenizers are NOT here: they live in IndexedDB.
         globPatterns: ['**/*.{html,js,css,wasm,png}', 'models/index.json', 'models/*/manifest.json'],
-        globIgnores: ['models/**/*.onnx', 'models/**/tokenizer/**'],
+        globIgnores: ['models/**/*.onnx', 'models/**/*.pack', 'models/**/tokenizer/**'],
         maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
       },
       manifest: {

@@ -1,22 +1,30 @@
-// What the stored weights' format costs a session: a graph as shipped (int8/int4 bytes rebuilt by
-// constants that ORT folds at session creation) against the same graph folded offline with its fp32
-// weights handed over as external data (bench/fold_weights.py), in onnxruntime-web's WASM build under
-// Node, one thread. Prints session creation (median, p95, ratio of medians, alternating reps), the
-// first and later run times, the output difference, the process's RSS growth after creation (each
-// in a fresh process), and what rebuilding the weights in JS would cost. Asserts nothing.
-//   node bench/weights-format.mjs [graph=unet] [reps=7]        (needs training/setup_env.sh's venv)
+// What the weights' format costs a session: a graph as it shipped before packing (int8/int4 bytes
+// rebuilt by constants that ORT folds at session creation; read from git, default the last commit
+// with them) against the shipped packed graph (workers/runtime/packed-graph.ts rebuilds its fp32
+// weights in JS, then ORT takes them as external data), in onnxruntime-web's WASM build under
+// Node, one thread. Prints session creation (median, p95), the JS rebuild, their sum against the
+// inline graph's session (ratio of medians, alternating reps), run times, the output difference
+// (0: same numbers) and the process's RSS growth after creation (each in a fresh process).
+// Asserts nothing.
+//   node bench/weights-format.mjs [graph=unet] [reps=7] [git ref of the inline graphs=19ae1bf]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packedGraphReader } from './lib/packed-graph.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const ortUrl = new URL('../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs', import.meta.url).href;
-const [graph = 'unet', repsArg = '7', child] = process.argv.slice(2);
-const model = path.join(root, 'public/models/onestep-emoji', graph, 'model.onnx');
-const folded = path.join(os.tmpdir(), `onestep-folded-${graph}`);
+const [graph = 'unet', repsArg = '7', before = '19ae1bf', child] = process.argv.slice(2);
+const modelDir = path.join(root, 'public/models/onestep-emoji');
+const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'manifest.json'), 'utf8'));
+const packedFile = path.join(modelDir, manifest.files[graph].path);
+const inlineBytes = () =>
+  new Uint8Array(
+    execFileSync('git', ['show', `${before}:public/models/onestep-emoji/${graph}/model.onnx`], { cwd: root, maxBuffer: 1 << 30 }),
+  );
 
+const { unpackGraph } = await packedGraphReader();
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const p95 = (a) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * 0.95))];
 
@@ -26,30 +34,28 @@ async function ortModule() {
   ort.env.logLevel = 'error';
   return ort;
 }
+/** [graph bytes, session options, rebuild ms] as the page would hand them over. */
 const variants = {
-  stored: () => [fs.readFileSync(model), {}],
-  folded: () => [
-    fs.readFileSync(path.join(folded, 'model.onnx')),
-    { externalData: [{ path: 'weights.bin', data: new Uint8Array(fs.readFileSync(path.join(folded, 'weights.bin'))) }] },
-  ],
+  inline: async () => [inlineBytes(), {}, 0],
+  packed: async () => {
+    const bytes = new Uint8Array(fs.readFileSync(packedFile)); // (the page has them from IndexedDB)
+    const t0 = performance.now();
+    const { graph: g, externalData } = unpackGraph(bytes);
+    return [g, { externalData }, performance.now() - t0];
+  },
 };
 
 if (child) {
   // One variant in a fresh process: the RSS its session creation leaves behind.
   const ort = await ortModule();
-  const [bytes, options] = variants[child]();
-  const before = process.memoryUsage().rss;
+  const [bytes, options] = await variants[child]();
+  const baseline = process.memoryUsage().rss;
   await ort.InferenceSession.create(bytes, options); // kept open: its memory is what is measured
-  console.log(JSON.stringify({ rssMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));
+  console.log(JSON.stringify({ rssMiB: (process.memoryUsage().rss - baseline) / 2 ** 20 }));
   process.exit(0);
 }
 
-const venv = execFileSync(path.join(root, 'training/setup_env.sh'), { encoding: 'utf8' }).trim();
-console.log(
-  execFileSync(path.join(venv, 'bin/python'), [path.join(root, 'bench/fold_weights.py'), model, folded], { encoding: 'utf8' }).trim(),
-);
 const ort = await ortModule();
-const manifest = JSON.parse(fs.readFileSync(path.join(root, 'public/models/onestep-emoji/manifest.json'), 'utf8'));
 const feeds = () =>
   Object.fromEntries(
     // (the teacher's UNet has the student's inputs)
@@ -73,14 +79,16 @@ const feeds = () =>
     }),
   );
 // The runtime's own start is not part of either: one throwaway session first.
-await (await ort.InferenceSession.create(...variants.folded())).release();
+await (await ort.InferenceSession.create(...(await variants.packed()).slice(0, 2))).release();
 const reps = Number(repsArg);
-const created = { stored: [], folded: [] };
-const runs = { stored: [], folded: [] };
+const created = { inline: [], packed: [] };
+const rebuilt = [];
+const runs = { inline: [], packed: [] };
 const outputs = {};
 for (let r = 0; r < reps; r++)
-  for (const k of r % 2 ? ['folded', 'stored'] : ['stored', 'folded']) {
-    const [bytes, options] = variants[k]();
+  for (const k of r % 2 ? ['packed', 'inline'] : ['inline', 'packed']) {
+    const [bytes, options, rebuildMs] = await variants[k]();
+    if (k === 'packed') rebuilt.push(rebuildMs);
     const t0 = performance.now();
     const s = await ort.InferenceSession.create(bytes, options);
     created[k].push(performance.now() - t0);
@@ -93,30 +101,21 @@ for (let r = 0; r < reps; r++)
     await s.release();
   }
 let maxDiff = 0;
-for (let i = 0; i < outputs.stored.length; i++) maxDiff = Math.max(maxDiff, Math.abs(outputs.stored[i] - outputs.folded[i]));
+for (let i = 0; i < outputs.inline.length; i++) maxDiff = Math.max(maxDiff, Math.abs(outputs.inline[i] - outputs.packed[i]));
 const rss = Object.fromEntries(
   Object.keys(variants).map((k) => [
     k,
-    JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), graph, '1', k], { encoding: 'utf8' })).rssMiB,
+    JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), graph, '1', before, k], { encoding: 'utf8' })).rssMiB,
   ]),
 );
-for (const k of ['stored', 'folded'])
+for (const k of ['inline', 'packed'])
   console.log(
     `${graph} ${k.padEnd(6)}: session ${median(created[k]).toFixed(0)} ms median (p95 ${p95(created[k]).toFixed(0)}, n=${reps}), ` +
       `run ${median(runs[k]).toFixed(1)} ms, RSS +${rss[k].toFixed(0)} MiB after creation`,
   );
+const packedTotal = created.packed.map((c, i) => c + rebuilt[i]);
 console.log(
-  `folded / stored session: ${(median(created.folded) / median(created.stored)).toFixed(3)}×; max |output difference| ${maxDiff.toExponential(2)}`,
+  `${graph} packed: rebuilding the weights in JS ${median(rebuilt).toFixed(0)} ms median (p95 ${p95(rebuilt).toFixed(0)}); ` +
+    `rebuild + session ${median(packedTotal).toFixed(0)} ms = ${(median(packedTotal) / median(created.inline)).toFixed(3)}× the inline session ` +
+    `(session alone ${(median(created.packed) / median(created.inline)).toFixed(3)}×); max |output difference| ${maxDiff.toExponential(2)}`,
 );
-// Rebuilding that many int8 weights in JS (one scale per 32 values), what the page would add.
-const n = fs.statSync(path.join(folded, 'weights.bin')).size / 4;
-const q = Int8Array.from({ length: n }, (_, i) => ((i * 7) % 255) - 127);
-const scales = new Float32Array(Math.ceil(n / 32)).fill(0.01);
-const w = new Float32Array(n);
-const rebuild = [];
-for (let r = 0; r < 5; r++) {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) w[i] = q[i] * scales[i >> 5];
-  rebuild.push(performance.now() - t0);
-}
-console.log(`rebuilding ${(n / 1e6).toFixed(2)} M weights from int8 in JS: ${median(rebuild).toFixed(0)} ms median`);

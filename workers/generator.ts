@@ -31,6 +31,7 @@ import { clearStoredEmbeddings } from './pipeline/stored-embeddings';
 import { clipPromptForTokenizer } from './pipeline/tokenize';
 import { checkGraphContract } from './runtime/graph-contract';
 import { DeviceWatch } from './runtime/device-watch';
+import { graphInput } from './runtime/graph-input';
 import { createSession, SerialQueue } from './runtime/session';
 import { switchNote, withWasmFallback, type SwitchReason } from './runtime/wasm-fallback';
 
@@ -237,7 +238,10 @@ export class Generator {
         if (req.modelId !== m.manifest.id) throw new ModelChangedError(`asked for ${req.modelId}'s teacher, ${m.manifest.id} is loaded`);
         if (!m.teacherFile || !m.manifest.teacher) throw new ModelNotLoadedError('this model ships no teacher');
         if (!m.teacher) {
-          const teacher = await createSession(await m.teacherFile.bytes(onProgress ?? (() => undefined)), m.backend);
+          const key = m.manifest.teacher.file;
+          const bytes = await m.teacherFile.bytes(onProgress ?? (() => undefined));
+          const { graph, externalData } = graphInput(m.manifest.files[key], bytes);
+          const teacher = await createSession(graph, m.backend, { externalData });
           try {
             checkGraphContract(teacher, m.manifest.tensors.unet, 'unet_teacher'); // the student's signature
           } catch (err) {

@@ -9,7 +9,9 @@
  * the first image's embedding is kept (stored from an earlier visit, or shipped with the model)
  * not in the load at all; kept under the prompt's exact text, the tokenizer waits too: the first
  * image needs only the UNet and the decoder. When a model is in use, everything that can fail
- * (every file, the tokenizer, the runtime) happens before it is released.
+ * (every file, the tokenizer, the runtime) happens before it is released. A packed graph's fp32
+ * weights (runtime/packed-graph.ts) are rebuilt as soon as its file is in, so the UNet's usually
+ * are while the runtime starts.
  */
 import type * as ort from 'onnxruntime-web';
 import { LayoutError, LoadCancelledError, ManifestError } from '../src/shared/errors';
@@ -37,6 +39,8 @@ import { checkGraphContract } from './runtime/graph-contract';
 import { LoadPhases } from './runtime/load-phases';
 import { useOrtFor } from './runtime/ort';
 import { LazySession } from './runtime/lazy-session';
+import { graphInput } from './runtime/graph-input';
+import type { UnpackedGraph } from './runtime/packed-graph';
 import { createSession } from './runtime/session';
 import { startRuntime } from './runtime/start-runtime';
 
@@ -189,10 +193,11 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const graphs = ['unet', 'vae_decoder', 'text_encoder'] as const;
   type Graph = (typeof graphs)[number];
   const fetched = new Map<string, Promise<Uint8Array>>();
+  const unpacked = new Map<string, Promise<UnpackedGraph>>();
   // Files whose bytes were used and let go (a session made, the tokenizer read): a read-ahead
   // never fetches them again (it would store a refused model's file after the refusal's cleanup).
   const used = new Set<string>();
-  const letGo = (keys: string[]) => keys.forEach((k) => (fetched.delete(k), used.add(k)));
+  const letGo = (keys: string[]) => keys.forEach((k) => (fetched.delete(k), unpacked.delete(k), used.add(k)));
   let loaded = false;
   // After the load, a deferred file's read is stopped by the model's release, and its progress goes
   // wherever the page asks (reportLaterTo).
@@ -209,8 +214,22 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     }
     return fetched.get(key)!;
   };
+  // A graph's file as ORT takes it: a packed graph's weights are rebuilt as soon as its bytes are in
+  // (read ahead, that is while the runtime starts or the previous session is made). Memoised like
+  // the file, and let go with it.
+  const prepared = (g: Graph) => {
+    if (!unpacked.has(g)) {
+      const p = file(g).then((bytes) => graphInput(manifest.files[g], bytes));
+      unpacked.set(g, p);
+      p.catch(() => loaded && unpacked.get(g) === p && unpacked.delete(g));
+    }
+    return unpacked.get(g)!;
+  };
   /** Reads a file ahead of its use; nothing for one already used, and its failure is met by its user. */
-  const readAhead = async (key: string): Promise<void> => void (used.has(key) ? null : await file(key).catch(() => undefined));
+  const readAhead = async (key: string): Promise<void> =>
+    void (used.has(key)
+      ? null
+      : await ((graphs as readonly string[]).includes(key) ? prepared(key as Graph) : file(key)).catch(() => undefined));
   // ONNX external data (weights past protobuf's 2 GB limit), named inside the graph relative to
   // the graph's own folder.
   const externalData = async (g: Graph) => {
@@ -277,7 +296,7 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
   const made: ort.InferenceSession[] = [];
   let deferEncoder = deferTokenizer; // else decided once the tokenizer is read
   const session = async (g: Graph, gpuOutputs?: string[]) => {
-    const bytes = await file(g);
+    const input = await prepared(g);
     const ext = await externalData(g);
     // The next graph's file is read (or downloaded: still one download at a time) while this
     // session is created.
@@ -288,7 +307,11 @@ export async function loadModel(r: LoadRequest): Promise<{ model: LoadedModel; r
     // The first session's time includes compiling and starting the runtime's WebAssembly.
     const s = await phases
       .time(`session ${g}`, () =>
-        createSession(bytes, choice.backend, { freeDimensionOverrides: overrides[g], externalData: ext, gpuOutputs }),
+        createSession(input.graph, choice.backend, {
+          freeDimensionOverrides: overrides[g],
+          externalData: [...ext, ...input.externalData],
+          gpuOutputs,
+        }),
       )
       .catch((err: unknown) => {
         throw new LayoutError(`${manifest.files[g].path} is not a model the runtime can read (${(err as Error).message ?? err})`);

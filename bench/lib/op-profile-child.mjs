@@ -1,13 +1,15 @@
 // Child of sections/op-profile.mjs: runs one network in onnxruntime-web's WASM build under Node
 // (the same MLAS kernels as the browser's CPU path) with ORT's profiler on. ORT prints the
 // profile's JSON events on stdout when the session ends profiling; the parent parses them.
-//   node op-profile-child.mjs <model.onnx> <network> <threads> <runs>
-import { readFileSync } from 'node:fs';
+//   node op-profile-child.mjs <graph file: model.onnx or model.onnx.pack> <network> <threads> <runs>
 import * as ort from 'onnxruntime-web';
+import { readGraphFile } from './packed-graph.mjs';
 
 const [file, network, threads, runs] = process.argv.slice(2);
 ort.env.wasm.numThreads = Number(threads);
-const session = await ort.InferenceSession.create(readFileSync(file), {
+const { graph, externalData } = await readGraphFile(file);
+const session = await ort.InferenceSession.create(graph, {
+  externalData,
   executionProviders: ['wasm'],
   graphOptimizationLevel: 'all',
   enableProfiling: true,

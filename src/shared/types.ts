@@ -26,6 +26,8 @@ export interface ManifestFile {
   path: string;
   bytes: number;
   sha256: string;
+  /** A graph that is not plain ONNX: "onnx-pack", its weights packed (workers/runtime/packed-graph.ts). */
+  format?: 'onnx-pack';
 }
 
 export interface TensorSpec {

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/shared/types';
 import { validateManifest } from '../../workers/model-store/manifest';
+import { graphInput } from '../../workers/runtime/graph-input';
 import { promptTokens } from '../../workers/pipeline/prompt-caches';
 import { createTokenizer } from '../../workers/pipeline/tokenize';
 
@@ -28,7 +29,10 @@ describe('shipped prompt embeddings', () => {
     const size = L * 384;
     expect(bytes.length).toBe(spec.prompts.length * size * 4);
     const shipped = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-    const encoder = await ort.InferenceSession.create(read('text_encoder'), {
+    // the graph as the worker hands it over (a packed graph: its weights rebuilt by the page's reader)
+    const { graph, externalData } = graphInput(manifest.files.text_encoder, new Uint8Array(read('text_encoder')));
+    const encoder = await ort.InferenceSession.create(graph, {
+      externalData,
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });

@@ -11,6 +11,8 @@ that committed milestone back into a run folder, so distill/eval/export continue
 the `classifier` stage then uses it on every machine, so figures compare across sessions.
 `requote` rewrites the exported manifest's `quality` from the largest evaluation of its student, files untouched.
 `grain` measures the students' high-frequency latent grain against the teacher's (a diagnostic).
+`pack` turns an exported model's text encoder and UNets into packed graphs in place (onnx_pack.py;
+`export` writes them packed already).
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ RUNNERS = {
     "requote": _call("quoted_quality", "requote_quality"),
     "grain": _call("grain", "measure_grain"),
     "prompt-embeddings": _call("export", "add_prompt_embeddings"),
+    "pack": _call("export", "pack_exported"),
 }
 
 

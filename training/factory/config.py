@@ -232,6 +232,9 @@ class ExportConfig:
     # "autoencoder": the autoencoder's own decoder (1.37 GFLOP, shipped); "browser": the decoder
     # stage's network (browser_decoder.py, 0.14 GFLOP; not shipped yet: it cost FID, LAB_NOTEBOOK.md)
     decoder: str = "autoencoder"
+    # text encoder and UNets as packed graphs (onnx_pack.py): folded at export, their weights rebuilt
+    # by the page, so ORT's session neither folds them nor holds two copies (LAB_NOTEBOOK.md, session 25)
+    packed: bool = True
 
 
 @dataclass

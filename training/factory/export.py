@@ -1,12 +1,14 @@
 """Stage 7: ONNX export into public/models/<id>/ in the diffusers/optimum layout, plus manifest.json.
 
   tokenizer/tokenizer.json    MiniLM WordPiece, truncation + padding to the trained token count
-  text_encoder/model.onnx     input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (MiniLM or distilled, export.text_encoder; int8 or int4 weights, .text_weights)
-  unet/model.onnx             sample, timestep, encoder_hidden_states -> out_sample     (one-step student)
-  unet_teacher/model.onnx     same signature, the multi-step teacher
+  text_encoder/model.onnx.pack  input_ids [B, L] int64 -> last_hidden_state [B, L, 384]   (MiniLM or distilled, export.text_encoder; int8 or int4 weights, .text_weights)
+  unet/model.onnx.pack          sample, timestep, encoder_hidden_states -> out_sample     (one-step student)
+  unet_teacher/model.onnx.pack  same signature, the multi-step teacher
   vae_decoder/model.onnx      latent_sample -> sample [B, 3, H, W] in [-1, 1] (export.decoder: the
                               browser decoder, or the autoencoder's own)
 
+The three `.pack` files are packed graphs (onnx_pack.py: folded here, the weights as the levels and
+scales they were rounded to, rebuilt by the page; export.packed false writes plain model.onnx).
 Every graph is checked against PyTorch on the same inputs through onnxruntime (CPU); the export
 fails above the tolerance and nothing half-written is left in place (files are written to a
 staging folder that replaces the model folder only when everything passed).
@@ -261,16 +263,29 @@ def export_model(cfg: FactoryConfig, student_variant: str | None = None, quality
     kept = keep_shipped_if_unchanged("vae_decoder", path, final / "vae_decoder" / "model.onnx", {"latent_sample": z.numpy()}, ref, 1e-3)
     report["vae_decoder_max_abs_err"] = err if kept is None else kept
 
+    # packed graphs (onnx_pack.py): the text encoder and UNets folded here, their weights shipped as
+    # levels and scales that the page rebuilds; each checked bit for bit against the stored graph
+    if e.packed:
+        from .onnx_pack import pack_stage
+
+        report.update(pack_stage(stage, final, {"text_encoder": {"input_ids": ids.numpy()},
+                                                "unet": unet_feeds(x, t, c), "unet_teacher": unet_feeds(x, t, c)}))
+
     # manifest
     ds = EmojiDataset(Path(cfg.data.folder))
     if quality is None:
         quality = measured_quality(run, variant, export_pipeline(e))
-    files = {}
-    for key, rel in (("tokenizer", "tokenizer/tokenizer.json"), ("text_encoder", "text_encoder/model.onnx"),
-                     ("unet", "unet/model.onnx"), ("unet_teacher", "unet_teacher/model.onnx"),
-                     ("vae_decoder", "vae_decoder/model.onnx")):
-        p = stage / rel
-        files[key] = {"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+    from .onnx_pack import FORMAT, graph_file
+
+    files = {"tokenizer": {"path": "tokenizer/tokenizer.json"}}
+    for key in ("text_encoder", "unet", "unet_teacher", "vae_decoder"):
+        p = graph_file(stage, key)
+        files[key] = {"path": str(p.relative_to(stage))}
+        if p.suffix == ".pack":
+            files[key]["format"] = FORMAT
+    for f in files.values():
+        p = stage / f["path"]
+        f.update(bytes=p.stat().st_size, sha256=sha256_file(p))
     # the empty prompt's embedding, so a first visit's first image waits for no text encoder
     from .prompt_embeddings import FILE_KEY, write_prompt_embeddings
 
@@ -353,4 +368,28 @@ def add_prompt_embeddings(cfg) -> Path:
     write_manifest(model_dir / "manifest.json", manifest)
     update_index(root, manifest)
     print(f"prompt-embeddings: {model_dir / REL_PATH} ({entry['bytes']} bytes, {len(field['prompts'])} prompt(s))")
+    return model_dir
+
+
+def pack_exported(cfg) -> Path:
+    """`python -m factory pack`: the exported model's text encoder and UNets become packed graphs
+    (onnx_pack.py) in place (same numbers: each checked as pack_graph does), manifest and index updated."""
+    from .onnx_pack import FORMAT, PACKED_GRAPHS, PACKED_NAME, example_feeds, pack_graph
+
+    model_dir = models_root(cfg) / cfg.export.model_id
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    for key in PACKED_GRAPHS:
+        entry = manifest["files"][key]
+        if entry.get("format") == FORMAT:
+            print(f"pack: {key} is packed already")
+            continue
+        src = model_dir / entry["path"]
+        dst = src.with_name(PACKED_NAME)
+        tensors = manifest["tensors"]["unet" if key == "unet_teacher" else key]
+        manifest["export"][f"{key}_packed_max_abs_err"] = pack_graph(src, dst, example_feeds(tensors))["max_abs_err"]
+        rel = str(dst.relative_to(model_dir))
+        manifest["files"][key] = {"path": rel, "bytes": dst.stat().st_size, "sha256": sha256_file(dst), "format": FORMAT}
+        write_manifest(model_dir / "manifest.json", manifest)  # after each graph: the folder stays consistent
+        src.unlink()
+    update_index(models_root(cfg), manifest)
     return model_dir

@@ -50,8 +50,13 @@ def save_onnx(model: onnx.ModelProto, path: Path, external_data_above: int | Non
 
 
 def ort_run(path: Path, feeds: dict) -> list[np.ndarray]:
+    """The graph at `path` (stored, or packed: onnx_pack.py) on ORT's CPU provider."""
     import onnxruntime as ort
 
+    from .onnx_pack import is_packed, session
+
+    if is_packed(path):
+        return session(path).run(None, feeds)
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

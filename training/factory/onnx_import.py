@@ -111,7 +111,9 @@ def _decode(values: np.ndarray, table, starts: np.ndarray, end: int) -> tuple[st
 
 def unet_state_from_onnx(unet, onnx_path: Path, sample_args) -> dict[str, torch.Tensor]:
     """The state dict that `unet`'s architecture needs to reproduce `onnx_path`'s graph."""
-    shipped = _initializers(onnx.load(str(onnx_path)))
+    from .onnx_pack import inline_model
+
+    shipped = _initializers(inline_model(onnx_path))
     probe, table = _probe_initializers(unet, sample_args)
     starts = np.array([t[1] for t in table])
     end = table[-1][1] + table[-1][2]

@@ -16,6 +16,7 @@ import numpy as np
 
 from .common import sha256_file
 from .onnx_export import ort_run
+from .onnx_pack import graph_file
 
 PROMPTS = [""]
 FILE_KEY = "prompt_embeddings"
@@ -29,7 +30,7 @@ def write_prompt_embeddings(model_dir: Path, prompts: list[str] = PROMPTS) -> tu
 
     tok = Tokenizer.from_file(str(model_dir / "tokenizer" / "tokenizer.json"))
     ids = np.array([e.ids for e in tok.encode_batch(prompts)], dtype=np.int64)
-    out = ort_run(model_dir / "text_encoder" / "model.onnx", {"input_ids": ids})[0]
+    out = ort_run(graph_file(model_dir, "text_encoder"), {"input_ids": ids})[0]
     path = model_dir / REL_PATH
     path.write_bytes(np.ascontiguousarray(out, dtype="<f4").tobytes())
     entry = {"path": REL_PATH, "bytes": path.stat().st_size, "sha256": sha256_file(path)}

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -24,9 +25,20 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     for f in manifest["files"].values():
         p = out / f["path"]
         assert p.stat().st_size == f["bytes"] and sha256_file(p) == f["sha256"]
+    from factory.onnx_pack import PACKED_NAME, inline_model, unpack
+
     for key in ("text_encoder", "unet", "unet_teacher", "vae_decoder"):
-        onnx.checker.check_model(str(out / manifest["files"][key]["path"]))
+        onnx.checker.check_model(inline_model(out / manifest["files"][key]["path"]))
         assert manifest["export"][f"{key}_max_abs_err"] < 0.05
+    # the text encoder and UNets ship packed (int4, int8 and 8-bit GPTQ weights: every recipe), the
+    # same numbers as the stored graphs bit for bit; the stored graphs do not ship
+    for key in ("text_encoder", "unet", "unet_teacher"):
+        assert manifest["files"][key]["path"] == f"{key}/{PACKED_NAME}" and manifest["files"][key]["format"] == "onnx-pack"
+        assert manifest["export"][f"{key}_packed_max_abs_err"] == 0.0
+        assert not (out / key / "model.onnx").exists()
+        graph, weights = unpack(out / manifest["files"][key]["path"])
+        assert len(weights) > sum(len(i.raw_data) for i in graph.graph.initializer)  # most weights are rebuilt ones
+    assert "format" not in manifest["files"]["vae_decoder"]
     # the browser parts: the decoder stage's network, an int4 text encoder (GPTQ) close to fp32 MiniLM
     # at under a third of MiniLM's fp16 bytes (43 MiB; int8 was 23.6)
     assert manifest["export"]["vae_decoder_kind"] == "browser" and manifest["export"]["vae_decoder_gflop"] > 0
@@ -34,7 +46,6 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     assert manifest["files"]["text_encoder"]["bytes"] < 15_000_000
     # the empty prompt's embedding ships (a first visit's first image needs no encoder): it is the
     # exported encoder's own output for the exported tokenizer's ids of ""
-    import numpy as np
     from tokenizers import Tokenizer
 
     from factory.onnx_export import ort_run
@@ -42,15 +53,49 @@ def test_export_round_trip_passes_parity_and_manifest_validates(tiny_trained):
     assert manifest["prompt_embeddings"] == {"file": "prompt_embeddings", "prompts": [""]}
     shipped = np.fromfile(out / manifest["files"]["prompt_embeddings"]["path"], dtype="<f4")
     ids = np.array([Tokenizer.from_file(str(out / "tokenizer" / "tokenizer.json")).encode("").ids], dtype=np.int64)
-    assert np.array_equal(shipped, ort_run(out / "text_encoder" / "model.onnx", {"input_ids": ids})[0].ravel())
+    assert np.array_equal(shipped, ort_run(out / manifest["files"]["text_encoder"]["path"], {"input_ids": ids})[0].ravel())
     assert manifest["one_step"]["timestep"] == 999 and abs(manifest["one_step"]["alpha_bar"] - 0.0046601) < 1e-6
     index = json.loads((out.parent / "index.json").read_text())
     assert [m["id"] for m in index["models"]] == ["tiny-test"]
     assert not list(out.parent.glob(".*staging"))
-    # a re-export of unchanged UNets keeps the shipped bytes (no new download, no repository churn)
+    # a re-export of unchanged UNets keeps the shipped (packed) bytes (no new download, no repository churn)
     again = json.loads((export_model(tiny_trained) / "manifest.json").read_text())
     for key in ("unet", "unet_teacher"):
         assert again["files"][key]["sha256"] == manifest["files"][key]["sha256"]
+
+
+def test_pack_stage_turns_a_plain_export_into_packed_graphs_with_the_same_outputs(tiny_trained):
+    """`python -m factory pack` on a model exported with export.packed false: same outputs, new manifest."""
+    import copy as copy_mod
+
+    from factory.common import sha256_file
+    from factory.distill import train_student
+    from factory.export import export_model, pack_exported
+    from factory.manifest_schema import validate_manifest
+    from factory.onnx_export import ort_run
+    from factory.onnx_pack import example_feeds
+
+    cfg = copy_mod.deepcopy(tiny_trained)
+    cfg.export.model_id, cfg.export.packed = "tiny-plain", False
+    train_student(cfg, cfg.distill.variant)
+    train_browser_decoder(cfg)
+    out = export_model(cfg)
+    before = json.loads((out / "manifest.json").read_text())
+    keys = ("text_encoder", "unet", "unet_teacher")
+    feeds = {k: example_feeds(before["tensors"]["unet" if k == "unet_teacher" else k]) for k in keys}
+    plain = {k: ort_run(out / before["files"][k]["path"], feeds[k])[0] for k in keys}
+    assert all(before["files"][k]["path"] == f"{k}/model.onnx" and "format" not in before["files"][k] for k in keys)
+    pack_exported(cfg)
+    after = json.loads((out / "manifest.json").read_text())
+    validate_manifest(after)
+    for k in keys:
+        f = after["files"][k]
+        assert f["format"] == "onnx-pack" and (out / f["path"]).stat().st_size == f["bytes"] and sha256_file(out / f["path"]) == f["sha256"]
+        assert not (out / k / "model.onnx").exists()
+        assert np.array_equal(ort_run(out / f["path"], feeds[k])[0], plain[k])
+    assert after["files"]["vae_decoder"] == before["files"]["vae_decoder"]
+    pack_exported(cfg)  # a second run finds them packed and changes nothing
+    assert json.loads((out / "manifest.json").read_text()) == after
 
 
 def test_reexport_replaces_its_index_entry_in_place_and_keeps_other_entries(tmp_path):
@@ -69,13 +114,14 @@ def test_reexport_replaces_its_index_entry_in_place_and_keeps_other_entries(tmp_
 
 
 def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tmp_path):
-    """import-student: the exported unet/model.onnx back to PyTorch, so a run can continue from it."""
+    """import-student: the exported (packed) UNet back to PyTorch, so a run can continue from it."""
     import copy as copy_mod
     import shutil
 
     from factory.distill import load_student, shipped_student_name, train_student
     from factory.export import export_model, models_root
     from factory.onnx_import import OnnxImportError, import_student, unet_state_from_onnx
+    from factory.onnx_pack import PACKED_NAME
     from factory.teacher import build_unet
 
     train_student(tiny_trained, tiny_trained.distill.variant)
@@ -109,7 +155,7 @@ def test_student_rebuilt_from_its_onnx_has_the_exported_weights(tiny_trained, tm
     lat = other.data.size // 8
     x, t, c = torch.randn(1, 4, lat, lat), torch.tensor([999]), torch.randn(1, other.text.max_tokens, other.text.width)
     with pytest.raises(OnnxImportError):
-        unet_state_from_onnx(build_unet(other), model_dir / "unet" / "model.onnx", (x, t, c))
+        unet_state_from_onnx(build_unet(other), model_dir / "unet" / PACKED_NAME, (x, t, c))
 
 
 def test_bad_manifest_is_rejected():

@@ -11,7 +11,7 @@ export const baseArgs = [
   '--no-first-run',
   '--disable-quic',
 ];
-const MODEL_FILE = /\/models\/[^/]+\/.+\.(onnx|json)$/;
+const MODEL_FILE = /\/models\/[^/]+\/.+\.(onnx|pack|json)$/;
 export const isModelFile = (url) => MODEL_FILE.test(new URL(url).pathname) && !/manifest\.json$|index\.json$/.test(url);
 export const SEED = 12345;
 

@@ -17,6 +17,7 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.png': 'image/png',
   '.onnx': 'application/octet-stream',
+  '.pack': 'application/octet-stream', // packed graphs (model.onnx.pack)
 };
 
 /** The headers the preview server sends with the app (COOP, COEP, CSP, …). */

@@ -350,7 +350,7 @@ export async function run({ baseUrl, timings }) {
       const ctx = await browser.newContext({ serviceWorkers: 'block' });
       try {
         const p = await ctx.newPage();
-        const teacherFile = '**/unet_teacher/model.onnx';
+        const teacherFile = '**/unet_teacher/model.onnx*';
         await ctx.route(teacherFile, (r) => r.abort('connectionreset'));
         await p.goto(`${baseUrl}#seed=${SEED}`);
         await waitReady(p);

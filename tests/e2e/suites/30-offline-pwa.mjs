@@ -85,7 +85,10 @@ export async function run({ baseUrl, root }) {
         all.some((p) => p === '/index.html'),
         'index.html precached',
       );
-      assert(!all.some((p) => p.endsWith('.onnx') || p.includes('/tokenizer/')), `no model bytes in Cache Storage: ${JSON.stringify(all)}`);
+      assert(
+        !all.some((p) => /\.onnx(\.pack)?$/.test(p) || p.includes('/tokenizer/')),
+        `no model bytes in Cache Storage: ${JSON.stringify(all)}`,
+      );
       assert(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the page is controlled by the service worker');
     },
     { timeoutMs: 150_000 },

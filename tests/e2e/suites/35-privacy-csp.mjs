@@ -61,7 +61,7 @@ export async function run({ baseUrl }) {
       );
       assert(requests.length > 10, `requests were recorded (${requests.length})`);
       assert(
-        requests.some((r) => /\.onnx$/.test(r.url)),
+        requests.some((r) => /\.onnx(\.pack)?$/.test(r.url)),
         "the worker's model downloads were observed too",
       );
       assert(foreign.length === 0, `only our origin: ${foreign.map((r) => r.url).join(', ')}`);

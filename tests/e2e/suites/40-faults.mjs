@@ -164,7 +164,7 @@ export async function run({ baseUrl, root }) {
       await Promise.all([a.goto(url), b.goto(url)]);
       const [ra, rb] = await Promise.all([loadOutcome(a), loadOutcome(b)]);
       assert(ra.state !== 'error' && rb.state !== 'error', `both tabs loaded: "${ra.text}" / "${rb.text}"`);
-      const gets = server.log.slice(from).filter((e) => /\.onnx$|tokenizer\.json$/.test(e.path));
+      const gets = server.log.slice(from).filter((e) => /\.onnx(\.pack)?$|tokenizer\.json$/.test(e.path));
       const perFile = {};
       for (const e of gets) perFile[e.path] = (perFile[e.path] ?? 0) + 1;
       console.log(`    model file requests from two tabs: ${JSON.stringify(perFile)}`);
@@ -313,7 +313,7 @@ export async function run({ baseUrl, root }) {
       await b.reload();
       assert((await loadOutcome(b)).state !== 'error', 'tab B loads again after the clear');
       assert(
-        server.log.slice(from).some((e) => /unet\/model\.onnx$/.test(e.path)),
+        server.log.slice(from).some((e) => /unet\/model\.onnx(\.pack)?$/.test(e.path)),
         'by downloading the model again',
       );
       await context.close();
