@@ -16,6 +16,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+from factory.onnx_pack import inline_model  # noqa: E402  (a packed graph's weights, rebuilt)
+
 GEMM_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
 DTYPES = {"float32": np.float32, "int64": np.int64}
 
@@ -92,7 +95,7 @@ def main():
     manifest = json.loads(manifest_path.read_text())
     out = {"manifest": str(manifest_path), "batch": 1, "networks": {}}
     for graph_name, file_key in [("text_encoder", "text_encoder"), ("unet", "unet"), ("vae_decoder", "vae_decoder")]:
-        model = onnx.load(str(manifest_path.parent / manifest["files"][file_key]["path"]))
+        model = inline_model(manifest_path.parent / manifest["files"][file_key]["path"])
         feeds = feeds_for(manifest, graph_name, 1)
         if graph_name == "unet":
             # The UNet graph is also the teacher's (same architecture, other weights).
