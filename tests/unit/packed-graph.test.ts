@@ -82,50 +82,35 @@ describe('the shipped packed graphs', () => {
   }
 });
 
+/** A q8/q4 record; `parts` = [levels section, zero level or { section } of zeros, scales section]. */
+function quantized(
+  name: string,
+  offset: number,
+  count: number,
+  encoding: string,
+  parts: [number, number | { section: number }, number],
+  scaleType: string,
+  groups: unknown[],
+) {
+  const [levels, zero, scales] = parts;
+  const z = typeof zero === 'number' ? { zero } : { zeros: zero };
+  return { name, offset, count, encoding, levels: { section: levels }, ...z, scales: { section: scales }, scale_type: scaleType, groups };
+}
+
 describe('unpackGraph', () => {
   it('rebuilds q8 in contiguous groups, q4 in column blocks with zeros, and float16 values', () => {
     // q8, 2 groups of 3, zero 128, f32 scales
-    const q8 = {
-      name: 'a',
-      offset: 0,
-      count: 6,
-      encoding: 'q8',
-      levels: { section: 0 },
-      zero: 128,
-      scales: { section: 1 },
-      scale_type: 'f32',
-      groups: ['contiguous', 3],
-    };
+    const q8 = quantized('a', 0, 6, 'q8', [0, 128, 1], 'f32', ['contiguous', 3]);
     const q8levels = new Uint8Array([128, 129, 0, 255, 127, 130]);
     const q8scales = new Uint8Array(new Float32Array([0.5, 0.1]).buffer);
     // q4, a [4, 2] weight in blocks of 2 rows per column: groups (block, column) = 4, zeros and f16 scales
     const lv = [1, 2, 3, 4, 5, 6, 7, 15];
-    const q4 = {
-      name: 'b',
-      offset: 24,
-      count: 8,
-      encoding: 'q4',
-      levels: { section: 2 },
-      zeros: { section: 3 },
-      scales: { section: 4 },
-      scale_type: 'f16',
-      groups: ['strided', 2, 2],
-    };
+    const q4 = quantized('b', 24, 8, 'q4', [2, { section: 3 }, 4], 'f16', ['strided', 2, 2]);
     const q4levels = new Uint8Array([lv[0] | (lv[1] << 4), lv[2] | (lv[3] << 4), lv[4] | (lv[5] << 4), lv[6] | (lv[7] << 4)]);
     const zeros = [8, 0, 1, 2];
     const scales = [0.25, 2, -1, 0.125];
     // q4 with an odd group size (the element-at-a-time path): 3 values, one group
-    const odd = {
-      name: 'c',
-      offset: 56,
-      count: 3,
-      encoding: 'q4',
-      levels: { section: 5 },
-      zero: 0,
-      scales: { section: 6 },
-      scale_type: 'f32',
-      groups: ['contiguous', 3],
-    };
+    const odd = quantized('c', 56, 3, 'q4', [5, 0, 6], 'f32', ['contiguous', 3]);
     const half = { name: 'd', offset: 68, count: 2, encoding: 'f16', values: { section: 7 } };
     const file = container(
       [q8, q4, odd, half],
